@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs'
+
+import {ClassifierWeights, IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES, hiddenUnitsOf} from './weights.js'
+
+export const INPUT_LAYER_NAME = 'x_input'
+export const LSTM_LAYER_NAME = 'lstm'
+export const OUTPUT_LAYER_NAME = 'y_output'
+
+/**
+ * The classifier as stock Keras layers: what an export is saved as, so that stock
+ * `tf.loadLayersModel` reads it, and the reference the fast LSTM is checked against.
+ * Outputs logits (no softmax), like the seed's `output_layer/add:0`.
+ */
+export function buildKerasClassifier(hidden: number): tf.LayersModel {
+  const input = tf.input({shape: [IMAGE_ROWS, IMAGE_COLS], name: INPUT_LAYER_NAME})
+  const lastOutput = tf.layers
+    .lstm({units: hidden, name: LSTM_LAYER_NAME, returnSequences: false, unitForgetBias: true})
+    .apply(input) as tf.SymbolicTensor
+  const logits = tf.layers.dense({units: NUM_CLASSES, name: OUTPUT_LAYER_NAME}).apply(lastOutput) as tf.SymbolicTensor
+  return tf.model({inputs: input, outputs: logits, name: 'mnist_rnn'})
+}
+
+/** A Keras model holding copies of the given weights. */
+export function kerasClassifierFrom(weights: ClassifierWeights): tf.LayersModel {
+  const model = buildKerasClassifier(hiddenUnitsOf(weights))
+  model.getLayer(LSTM_LAYER_NAME).setWeights([weights.kernel, weights.recurrentKernel, weights.bias])
+  model.getLayer(OUTPUT_LAYER_NAME).setWeights([weights.denseKernel, weights.denseBias])
+  return model
+}
