@@ -66,13 +66,15 @@ export function createClassifierWeights(hidden: number, seed: number): Classifie
   return weights
 }
 
+// Unnamed: TF.js variable names are unique per process, so fixed names would forbid a second set
+// of weights (two served versions, an export next to its checkpoint, a Keras copy).
 function variablesFrom(tensors: Record<WeightName, tf.Tensor>): ClassifierWeights {
   return {
-    kernel: tf.variable(tensors.kernel, true, 'lstm/kernel'),
-    recurrentKernel: tf.variable(tensors.recurrentKernel, true, 'lstm/recurrent_kernel'),
-    bias: tf.variable(tensors.bias, true, 'lstm/bias'),
-    denseKernel: tf.variable(tensors.denseKernel, true, 'dense/kernel'),
-    denseBias: tf.variable(tensors.denseBias, true, 'dense/bias'),
+    kernel: tf.variable(tensors.kernel, true),
+    recurrentKernel: tf.variable(tensors.recurrentKernel, true),
+    bias: tf.variable(tensors.bias, true),
+    denseKernel: tf.variable(tensors.denseKernel, true),
+    denseBias: tf.variable(tensors.denseBias, true),
   }
 }
 

@@ -1,0 +1,44 @@
+import {spawn, spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+export const CLI = join(REPO_ROOT, 'bin', 'run.js')
+
+export interface CliResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the built CLI (`node bin/run.js ...`) to completion. */
+export function runCli(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: {...process.env, ...options.env},
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 300_000,
+  })
+  return {status: result.status, stdout: result.stdout, stderr: result.stderr}
+}
+
+/** Starts the CLI without waiting, for tests that signal or talk to it. */
+export function startCli(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}) {
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: {...process.env, ...options.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+/** A fresh temporary folder, and a function that removes it. */
+export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: () => void} {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return {dir, cleanup: () => rmSync(dir, {recursive: true, force: true})}
+}
+
+/** Non-empty lines of a stream's text. */
+export function linesOf(text: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '')
+}
