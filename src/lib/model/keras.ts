@@ -13,8 +13,9 @@ export const OUTPUT_LAYER_NAME = 'y_output'
  */
 export function buildKerasClassifier(hidden: number): tf.LayersModel {
   const input = tf.input({shape: [IMAGE_ROWS, IMAGE_COLS], name: INPUT_LAYER_NAME})
+  // recurrentActivation: TF.js defaults to hardSigmoid; the model's gates are true sigmoids.
   const lastOutput = tf.layers
-    .lstm({units: hidden, name: LSTM_LAYER_NAME, returnSequences: false, unitForgetBias: true})
+    .lstm({units: hidden, name: LSTM_LAYER_NAME, returnSequences: false, unitForgetBias: true, recurrentActivation: 'sigmoid'})
     .apply(input) as tf.SymbolicTensor
   const logits = tf.layers.dense({units: NUM_CLASSES, name: OUTPUT_LAYER_NAME}).apply(lastOutput) as tf.SymbolicTensor
   return tf.model({inputs: input, outputs: logits, name: 'mnist_rnn'})
