@@ -12,6 +12,16 @@ export const OUTPUT_LAYER_NAME = 'y_output'
  * Outputs logits (no softmax), like the seed's `output_layer/add:0`.
  */
 export function buildKerasClassifier(hidden: number): tf.LayersModel {
+  // tf.layers' unitForgetBias initialiser leaks 4 intermediate tensors; the tidy frees them
+  // (layer weights are variables, which a tidy keeps).
+  let model: tf.LayersModel | undefined
+  tf.tidy(() => {
+    model = buildKerasLayers(hidden)
+  })
+  return model!
+}
+
+function buildKerasLayers(hidden: number): tf.LayersModel {
   const input = tf.input({shape: [IMAGE_ROWS, IMAGE_COLS], name: INPUT_LAYER_NAME})
   // recurrentActivation: TF.js defaults to hardSigmoid; the model's gates are true sigmoids.
   const lastOutput = tf.layers

@@ -1,0 +1,97 @@
+import {INPUT_LAYER_NAME, OUTPUT_LAYER_NAME} from '../model/keras.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
+import {SignatureDef} from '../serving/types.js'
+
+/**
+ * The on-disk contract of an exported model: `EXPORT_DIR/N/` holds the stock TF.js Layers files
+ * (model.json + weights.bin) and signature.json, which tags the model like a TensorFlow
+ * SavedModel (tags, signature_def) and records where it came from and the sha256 of each file.
+ */
+export const MODEL_JSON_FILE = 'model.json'
+export const WEIGHTS_FILE = 'weights.bin'
+export const SIGNATURE_FILE = 'signature.json'
+/** The files signature.json checksums, in the order they are written. */
+export const CHECKSUMMED_FILES = [MODEL_JSON_FILE, WEIGHTS_FILE] as const
+
+export const DEFAULT_EXPORT_DIR = 'exportmodel'
+export const EXPORT_FORMAT = 'mnist-rnn-export/1'
+export const SERVE_TAG = 'serve'
+export const DEFAULT_SIGNATURE_NAME = 'serving_default'
+export const PREDICT_METHOD_NAME = 'tensorflow/serving/predict'
+export const INPUT_NAME = INPUT_LAYER_NAME
+export const OUTPUT_NAME = OUTPUT_LAYER_NAME
+export const FLOAT_DTYPE = 'DT_FLOAT'
+/** -1: any batch size, as TensorFlow writes an unknown dimension. */
+export const BATCH_DIMENSION = -1
+export const INPUT_SHAPE = [BATCH_DIMENSION, IMAGE_ROWS, IMAGE_COLS]
+export const OUTPUT_SHAPE = [BATCH_DIMENSION, NUM_CLASSES]
+
+/**
+ * Folders a version scanner must skip: work in progress (`.tmp-export-<pid>-…`) and a replaced
+ * version on its way out (`.old-…`). Dot-prefixed, so they never parse as a version number.
+ */
+export const TEMP_FOLDER_PREFIX = '.tmp-export-'
+export const RETIRED_FOLDER_PREFIX = '.old-export-'
+
+export interface TensorSpec {
+  name: string
+  dtype: typeof FLOAT_DTYPE
+  /** -1 for the batch dimension. */
+  shape: number[]
+}
+
+export interface SignatureDefJson {
+  method_name: string
+  inputs: Record<string, TensorSpec>
+  outputs: Record<string, TensorSpec>
+}
+
+export interface FileRecord {
+  bytes: number
+  sha256: string
+}
+
+export interface ExportProvenance {
+  checkpoint: {name: string; path: string; step: number; epoch?: number}
+  /** Accuracy on the test set measured at export time, and on how many images. */
+  test_accuracy: number
+  test_images: number
+  training_config: Record<string, unknown>
+  created_at: string
+  toolkit_version: string
+  backend: string
+  /** The stock-loader check made before publishing. */
+  verification: {probe_images: number; max_abs_difference: number; tolerance: number}
+}
+
+/** The parsed signature.json. */
+export interface ExportSignature {
+  format: string
+  tags: string[]
+  signature_def: Record<string, SignatureDefJson>
+  model: {architecture: 'lstm'; hidden_units: number; output: 'logits'}
+  provenance: ExportProvenance
+  files: Record<string, FileRecord>
+}
+
+export function servingDefaultSignature(): SignatureDefJson {
+  return {
+    method_name: PREDICT_METHOD_NAME,
+    inputs: {[INPUT_NAME]: {name: INPUT_NAME, dtype: FLOAT_DTYPE, shape: [...INPUT_SHAPE]}},
+    outputs: {[OUTPUT_NAME]: {name: OUTPUT_NAME, dtype: FLOAT_DTYPE, shape: [...OUTPUT_SHAPE]}},
+  }
+}
+
+/** The signature in the serving layer's types (camelCase), for metadata responses. */
+export function signatureDefsOf(signature: ExportSignature): Record<string, SignatureDef> {
+  const defs: Record<string, SignatureDef> = {}
+  for (const [name, def] of Object.entries(signature.signature_def)) {
+    defs[name] = {methodName: def.method_name, inputs: def.inputs, outputs: def.outputs}
+  }
+  return defs
+}
+
+/** A version folder's name: a positive integer without sign or leading zeros. */
+export function versionOfFolderName(name: string): number | undefined {
+  return /^[1-9]\d*$/.test(name) && Number.isSafeInteger(Number(name)) ? Number(name) : undefined
+}
