@@ -29,13 +29,8 @@ function shapeText(shape: number[]): string {
   return `[${shape.join(',')}]`
 }
 
-/**
- * The values and shape of a DT_FLOAT TensorProto, from `tensor_content` (little-endian, as
- * TensorFlow writes it) when present, else from `float_val`. INVALID_ARGUMENT naming `alias`
- * when the dtype is not DT_FLOAT, the shape is unknown or negative, or the value count does not
- * match the shape.
- */
-export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string): {values: Float32Array; shape: number[]} {
+/** The shape of a DT_FLOAT TensorProto; INVALID_ARGUMENT naming `alias` for another dtype or a bad shape. */
+function floatTensorShape(tensor: TensorProtoMessage, alias: string): number[] {
   if (tensor.dtype !== DT_FLOAT) {
     const dtype = typeof tensor.dtype === 'number' ? `DataType ${tensor.dtype}` : tensor.dtype || 'DT_INVALID'
     throw invalid(`${alias} must be ${DT_FLOAT}, got ${dtype}`)
@@ -45,6 +40,14 @@ export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string)
   if (shape.some((size) => !Number.isSafeInteger(size) || size < 0)) {
     throw invalid(`${alias} has an invalid shape ${shapeText(shape)}: sizes must be non-negative`)
   }
+  return shape
+}
+
+/**
+ * The values of a TensorProto of `shape`, from `tensor_content` (little-endian, as TensorFlow
+ * writes it) when present, else from `float_val`; INVALID_ARGUMENT when the count does not match.
+ */
+function floatTensorValues(tensor: TensorProtoMessage, shape: number[], alias: string): Float32Array {
   const expected = shape.reduce((a, b) => a * b, 1)
   const content = tensor.tensor_content
   if (content && content.length > 0) {
@@ -54,13 +57,19 @@ export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string)
     const values = new Float32Array(expected)
     const view = new DataView(content.buffer, content.byteOffset, content.byteLength)
     for (let i = 0; i < expected; i++) values[i] = view.getFloat32(i * FLOAT_BYTES, true)
-    return {values, shape}
+    return values
   }
   if (tensor.float_val.length !== expected) {
     throw invalid(`${alias} has ${tensor.float_val.length} float_val values for shape ${shapeText(shape)} (${expected} expected)`)
   }
   // `json` decoding gives NaN and ±Infinity as strings; the Float32Array constructor converts them back.
-  return {values: new Float32Array(tensor.float_val as number[]), shape}
+  return new Float32Array(tensor.float_val as number[])
+}
+
+/** The values and shape of a DT_FLOAT TensorProto (an answer's output, say). */
+export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string): {values: Float32Array; shape: number[]} {
+  const shape = floatTensorShape(tensor, alias)
+  return {values: floatTensorValues(tensor, shape, alias), shape}
 }
 
 /**
@@ -68,7 +77,7 @@ export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string)
  * value finite; INVALID_ARGUMENT saying what is wrong otherwise.
  */
 export function imagesFromTensorProto(tensor: TensorProtoMessage, alias: string): {images: Float32Array; count: number} {
-  const {values, shape} = floatsFromTensorProto(tensor, alias)
+  const shape = floatTensorShape(tensor, alias)
   const isRows = shape.length === 3 && shape[1] === IMAGE_ROWS && shape[2] === IMAGE_COLS
   const isFlat = shape.length === 2 && shape[1] === IMAGE_PIXELS
   if (!isRows && !isFlat) {
@@ -76,9 +85,10 @@ export function imagesFromTensorProto(tensor: TensorProtoMessage, alias: string)
   }
   const count = shape[0]
   if (count === 0) throw invalid(`${alias} is an empty batch: N must be at least 1`)
-  const bad = values.findIndex((value) => !Number.isFinite(value))
+  const images = floatTensorValues(tensor, shape, alias)
+  const bad = images.findIndex((value) => !Number.isFinite(value))
   if (bad >= 0) {
-    throw invalid(`${alias} has a non-finite value (${values[bad]}) in image ${Math.floor(bad / IMAGE_PIXELS)} at pixel ${bad % IMAGE_PIXELS}`)
+    throw invalid(`${alias} has a non-finite value (${images[bad]}) in image ${Math.floor(bad / IMAGE_PIXELS)} at pixel ${bad % IMAGE_PIXELS}`)
   }
-  return {images: values, count}
+  return {images, count}
 }
