@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js'
 
+import {INPUT_NAME, OUTPUT_NAME} from '../export/format.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
 import {
   GetModelMetadataResponseMessage,
@@ -15,8 +16,6 @@ import {TensorEncoding, floatTensorProto, floatsFromTensorProto} from './grpc-te
 import {ModelMetadata, PredictResult, TensorInfo, VersionState, VersionStatus} from './types.js'
 
 export const DEFAULT_MODEL_NAME = 'mnist'
-export const DEFAULT_INPUT_ALIAS = 'x_input'
-export const DEFAULT_OUTPUT_ALIAS = 'y_output'
 
 /** Which model a call is for; TF Serving's defaults when omitted. */
 export interface GrpcModelOptions {
@@ -75,8 +74,8 @@ export class GrpcServingClient {
 
   /** Logits [count, 10] for `count` images (row-major, 784 values each), and the version that answered. */
   async predict(images: Float32Array, count: number, options: GrpcPredictOptions = {}): Promise<PredictResult> {
-    const inputAlias = options.inputAlias ?? DEFAULT_INPUT_ALIAS
-    const outputAlias = options.outputAlias ?? DEFAULT_OUTPUT_ALIAS
+    const inputAlias = options.inputAlias ?? INPUT_NAME
+    const outputAlias = options.outputAlias ?? OUTPUT_NAME
     const shape = options.flat ? [count, IMAGE_PIXELS] : [count, IMAGE_ROWS, IMAGE_COLS]
     const request: Partial<PredictRequestMessage> = {
       model_spec: this.modelSpec(options) as ModelSpecMessage,

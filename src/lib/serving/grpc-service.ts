@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js'
 
 import {UserError, errorMessage} from '../errors.js'
+import {DEFAULT_SIGNATURE_NAME} from '../export/format.js'
 import {NUM_CLASSES} from '../model/weights.js'
 import {
   GetModelMetadataRequestMessage,
@@ -18,7 +19,6 @@ import {
 import {floatTensorProto, imagesFromTensorProto} from './grpc-tensor.js'
 import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, SignatureDef, VersionStatus} from './types.js'
 
-export const DEFAULT_SIGNATURE_NAME = 'serving_default'
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap'
 /** How long shutdown() lets in-flight calls finish before cutting the connections. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000

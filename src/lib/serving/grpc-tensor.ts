@@ -1,8 +1,8 @@
+import {FLOAT_DTYPE} from '../export/format.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../model/weights.js'
 import {TensorProtoMessage, TensorShapeMessage} from './grpc-protos.js'
 import {ServingError} from './types.js'
 
-export const DT_FLOAT = 'DT_FLOAT'
 const FLOAT_BYTES = 4
 
 /** How a client packs float values: `float_val` (repeated float) or raw `tensor_content` bytes. */
@@ -13,12 +13,12 @@ export const TENSOR_ENCODINGS: readonly TensorEncoding[] = ['float_val', 'tensor
 export function floatTensorProto(values: Float32Array, shape: number[], encoding: TensorEncoding = 'float_val'): TensorProtoMessage {
   const tensorShape: TensorShapeMessage = {dim: shape.map((size) => ({size}))}
   if (encoding === 'float_val') {
-    return {dtype: DT_FLOAT, tensor_shape: tensorShape, float_val: Array.from(values), tensor_content: new Uint8Array(0)}
+    return {dtype: FLOAT_DTYPE, tensor_shape: tensorShape, float_val: Array.from(values), tensor_content: new Uint8Array(0)}
   }
   const content = new Uint8Array(values.length * FLOAT_BYTES)
   const view = new DataView(content.buffer)
   for (let i = 0; i < values.length; i++) view.setFloat32(i * FLOAT_BYTES, values[i], true)
-  return {dtype: DT_FLOAT, tensor_shape: tensorShape, float_val: [], tensor_content: content}
+  return {dtype: FLOAT_DTYPE, tensor_shape: tensorShape, float_val: [], tensor_content: content}
 }
 
 function invalid(message: string): ServingError {
@@ -31,9 +31,9 @@ function shapeText(shape: number[]): string {
 
 /** The shape of a DT_FLOAT TensorProto; INVALID_ARGUMENT naming `alias` for another dtype or a bad shape. */
 function floatTensorShape(tensor: TensorProtoMessage, alias: string): number[] {
-  if (tensor.dtype !== DT_FLOAT) {
+  if (tensor.dtype !== FLOAT_DTYPE) {
     const dtype = typeof tensor.dtype === 'number' ? `DataType ${tensor.dtype}` : tensor.dtype || 'DT_INVALID'
-    throw invalid(`${alias} must be ${DT_FLOAT}, got ${dtype}`)
+    throw invalid(`${alias} must be ${FLOAT_DTYPE}, got ${dtype}`)
   }
   if (!tensor.tensor_shape || tensor.tensor_shape.unknown_rank) throw invalid(`${alias} has no tensor_shape`)
   const shape = tensor.tensor_shape.dim.map((dim) => Number(dim.size))
