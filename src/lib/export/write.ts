@@ -75,7 +75,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   const version = options.version ?? nextVersion(exportDir)
   checkVersionNumber(version)
   const finalPath = join(exportDir, String(version))
-  if (existsSync(finalPath) && !options.force) throw versionExistsError(version, exportDir)
+  checkVersionAvailable(exportDir, version, Boolean(options.force))
   removeAbandonedFolders(exportDir)
 
   const tempPath = makeTempFolder(exportDir)
@@ -115,6 +115,11 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
     rmSync(tempPath, {recursive: true, force: true})
     throw error
   }
+}
+
+/** An existing version may only be replaced with force. */
+export function checkVersionAvailable(exportDir: string, version: number, force: boolean): void {
+  if (!force && existsSync(join(exportDir, String(version)))) throw versionExistsError(version, exportDir)
 }
 
 function versionExistsError(version: number, exportDir: string): UserError {

@@ -1,0 +1,66 @@
+import {Flags} from '@oclif/core'
+import cliProgress from 'cli-progress'
+
+import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
+import {DEFAULT_EVAL_BATCH_SIZE} from '../lib/evaluation/evaluator.js'
+import {EvaluationReport, formatEvaluationReport} from '../lib/evaluation/report.js'
+import {evaluateOnTestSet} from '../lib/evaluation/run.js'
+import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
+
+const wholeNumber = Flags.custom<number>({parse: async (input) => Number(input), helpValue: 'N'})
+
+export default class Eval extends MnistCommand {
+  static description = `Score a checkpoint or an exported model on the MNIST test set: accuracy, loss, speed, confusion matrix,
+per-class precision/recall/F1, the most confused digit pairs, and optionally a PNG of the misclassified digits`
+
+  static examples = [
+    '<%= config.bin %> eval',
+    '<%= config.bin %> eval --checkpoint ckpt-2000 --limit 128',
+    '<%= config.bin %> eval --model exportmodel/2',
+    '<%= config.bin %> eval --model exportmodel --errors-png errors.png',
+    '<%= config.bin %> eval --json > report.json',
+  ]
+
+  static flags = {
+    'checkpoint-dir': Flags.string({description: 'folder of checkpoints; its latest is scored by default', default: DEFAULT_CHECKPOINT_DIR, helpValue: 'DIR'}),
+    checkpoint: Flags.string({description: 'a checkpoint in --checkpoint-dir to score instead of the latest (ckpt-2000 or 2000)', helpValue: 'NAME', exclusive: ['model']}),
+    model: Flags.string({description: 'an exported model: a version folder (exportmodel/2) or an export directory (its highest valid version)', helpValue: 'PATH'}),
+    'data-dir': dataDirFlag,
+    limit: wholeNumber({description: 'score only the first N test images (default: all 10,000; 128 reproduces the seed)'}),
+    'batch-size': wholeNumber({description: 'images per inference batch; the test set streams through in batches', default: DEFAULT_EVAL_BATCH_SIZE}),
+    'errors-png': Flags.string({description: 'write a grid of up to 100 misclassified digits, each marked true → predicted, to this PNG', helpValue: 'FILE'}),
+    backend: backendFlag,
+  }
+
+  async run(): Promise<EvaluationReport> {
+    const {flags} = await this.parse(Eval)
+    const backend = await this.useBackend(flags.backend)
+    const bar =
+      process.stderr.isTTY && !this.jsonEnabled()
+        ? new cliProgress.SingleBar({format: 'Evaluating [{bar}] {value}/{total} images', stream: process.stderr}, cliProgress.Presets.shades_classic)
+        : undefined
+    let report: EvaluationReport
+    try {
+      report = await evaluateOnTestSet({
+        checkpointDir: flags['checkpoint-dir'],
+        checkpoint: flags.checkpoint,
+        model: flags.model,
+        dataDir: flags['data-dir'],
+        limit: flags.limit,
+        batchSize: flags['batch-size'],
+        errorsPng: flags['errors-png'],
+        backend,
+        onProgress: bar
+          ? (done, total) => {
+              if (!bar.isActive) bar.start(total, 0)
+              bar.update(done)
+            }
+          : undefined,
+      })
+    } finally {
+      bar?.stop()
+    }
+    for (const line of formatEvaluationReport(report, {colour: Boolean(process.stdout.isTTY)})) this.log(line)
+    return report
+  }
+}
