@@ -192,9 +192,42 @@ describe('gRPC errors, with TF Serving status codes and a message that says what
     const full = await failure(client.predict(images, 1))
     expect(full.code).toBe(grpc.status.UNAVAILABLE)
     expect(full.details).toBe('the request queue is full; retry later')
+    expect(full.metadata.get('grpc-retry-pushback-ms')).toEqual(['1000'])
     core.release()
     const answers = await Promise.all(queued)
     expect(answers.map((answer) => answer.logits.length)).toEqual([10, 10])
+  })
+})
+
+describe('gRPC call reporting', () => {
+  it('reports each answered call with its method and status code, and a core failure as INTERNAL without a stack', async () => {
+    const calls: string[] = []
+    const internalErrors: string[] = []
+    const failingCore = new TestServingCore()
+    failingCore.metadata = () => {
+      throw new TypeError('model manager exploded')
+    }
+    const ownServer = await startGrpcServer(failingCore, {
+      host: '127.0.0.1',
+      port: 0,
+      onCall: (method, code, seconds) => calls.push(`${method} ${grpc.status[code]} ${seconds >= 0}`),
+      onInternalError: (method, error) => internalErrors.push(`${method}: ${(error as Error).message}`),
+    })
+    const ownClient = new GrpcServingClient(ownServer.address)
+    try {
+      expect(await ownClient.status()).toHaveLength(1)
+      const broken = await failure(ownClient.metadata())
+      expect(broken.code).toBe(grpc.status.INTERNAL)
+      expect(broken.details).toBe('model manager exploded')
+      const invalid = await failure(ownClient.predict(images, 1, {modelName: ''}))
+      expect(invalid.code).toBe(grpc.status.INVALID_ARGUMENT)
+      expect(calls).toEqual(['GetModelStatus OK true', 'GetModelMetadata INTERNAL true', 'Predict INVALID_ARGUMENT true'])
+      expect(internalErrors).toEqual(['GetModelMetadata: model manager exploded'])
+    } finally {
+      ownClient.close()
+      await ownServer.shutdown()
+      failingCore.dispose()
+    }
   })
 })
 

@@ -148,9 +148,27 @@ function getModelStatus(core: ServingCore, request: ModelSpecRequestMessage): Ge
   }
 }
 
-function grpcErrorOf(error: unknown): Partial<grpc.StatusObject> {
-  if (error instanceof ServingError) return {code: GRPC_STATUS_OF[error.code], details: error.message}
-  return {code: grpc.status.INTERNAL, details: errorMessage(error).split('\n')[0]}
+/** Trailer that tells gRPC clients how long to back off before retrying (gRPC's retry pushback). */
+const RETRY_PUSHBACK_HEADER = 'grpc-retry-pushback-ms'
+
+function grpcErrorOf(error: unknown): grpc.StatusObject {
+  if (error instanceof ServingError) {
+    const metadata = new grpc.Metadata()
+    if (error.retryAfterSeconds !== undefined) metadata.set(RETRY_PUSHBACK_HEADER, String(Math.round(error.retryAfterSeconds * 1000)))
+    return {code: GRPC_STATUS_OF[error.code], details: error.message, metadata}
+  }
+  return {code: grpc.status.INTERNAL, details: errorMessage(error).split('\n')[0], metadata: new grpc.Metadata()}
+}
+
+/** The gRPC methods served, as metrics and logs name them. */
+export type GrpcMethod = 'Predict' | 'GetModelMetadata' | 'GetModelStatus'
+
+/** What the server reports about each call it answers (for metrics and logs). */
+export interface GrpcCallHooks {
+  /** Each answered call: its method, gRPC status code and time from arrival to answer. */
+  onCall?: (method: GrpcMethod, code: grpc.status, seconds: number) => void
+  /** Errors that are not the client's fault (answered INTERNAL). */
+  onInternalError?: (method: GrpcMethod, error: unknown) => void
 }
 
 /**
@@ -158,31 +176,35 @@ function grpcErrorOf(error: unknown): Partial<grpc.StatusObject> {
  * cancelled (deadline passed, client gone) is neither started nor answered.
  */
 function unary<Request, Response>(
+  method: GrpcMethod,
   handle: (request: Request) => Response | Promise<Response>,
-  onInternalError?: (error: unknown) => void,
+  hooks: GrpcCallHooks,
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
     if (call.cancelled) return
+    const arrived = performance.now()
+    const answer = (code: grpc.status, send: () => void) => {
+      if (call.cancelled) return
+      send()
+      hooks.onCall?.(method, code, (performance.now() - arrived) / 1000)
+    }
     Promise.resolve()
       .then(() => handle(call.request))
       .then(
-        (response) => {
-          if (!call.cancelled) callback(null, response)
-        },
+        (response) => answer(grpc.status.OK, () => callback(null, response)),
         (error: unknown) => {
-          if (!(error instanceof ServingError)) onInternalError?.(error)
-          if (!call.cancelled) callback(grpcErrorOf(error))
+          if (!(error instanceof ServingError)) hooks.onInternalError?.(method, error)
+          const status = grpcErrorOf(error)
+          answer(status.code, () => callback(status))
         },
       )
   }
 }
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions extends GrpcCallHooks {
   host: string
   /** 0 picks a free port. */
   port: number
-  /** Told about errors that are not the client's fault (answered INTERNAL). */
-  onInternalError?: (error: unknown) => void
 }
 
 export interface GrpcServer {
@@ -201,13 +223,12 @@ export interface GrpcServer {
 export async function startGrpcServer(core: ServingCore, options: GrpcServerOptions): Promise<GrpcServer> {
   const protos = loadServingProtos()
   const server = new grpc.Server()
-  const {onInternalError} = options
   server.addService(protos.PredictionService.service, {
-    Predict: unary((request: PredictRequestMessage) => predict(core, request), onInternalError),
-    GetModelMetadata: unary((request: GetModelMetadataRequestMessage) => getModelMetadata(core, request), onInternalError),
+    Predict: unary('Predict', (request: PredictRequestMessage) => predict(core, request), options),
+    GetModelMetadata: unary('GetModelMetadata', (request: GetModelMetadataRequestMessage) => getModelMetadata(core, request), options),
   })
   server.addService(protos.ModelService.service, {
-    GetModelStatus: unary((request: ModelSpecRequestMessage) => getModelStatus(core, request), onInternalError),
+    GetModelStatus: unary('GetModelStatus', (request: ModelSpecRequestMessage) => getModelStatus(core, request), options),
   })
   const requested = grpcAddress(options.host, options.port)
   const port = await new Promise<number>((resolve, reject) => {
