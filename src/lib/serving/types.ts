@@ -73,6 +73,18 @@ export interface VersionStatus {
   errorMessage: string
 }
 
+/** Where the serving layer reports what happens (version loads, refusals, worker restarts). */
+export interface ServingLog {
+  info(message: string): void
+  warn(message: string): void
+  error(message: string): void
+}
+
+/**
+ * Model, version checks, signature check and input checks happen inside `predict` (images of the
+ * wrong length, non-finite pixels, an empty batch, one over the size limit: INVALID_ARGUMENT;
+ * a full queue: UNAVAILABLE with retryAfterSeconds), so every front end answers them alike.
+ */
 export interface ServingCore {
   predict(request: PredictRequest): Promise<PredictResult>
   metadata(modelName: string, version?: number): ModelMetadata

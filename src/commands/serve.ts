@@ -1,0 +1,82 @@
+import {Flags} from '@oclif/core'
+
+import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
+import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/serve-options.js'
+import {startServer} from '../lib/serving/server.js'
+import {waitForShutdownSignal} from '../lib/serving/shutdown-signals.js'
+import {startupInfo, startupLines} from '../lib/serving/startup-banner.js'
+import {ServingLog} from '../lib/serving/types.js'
+
+const numberFlag = Flags.custom<number>({
+  parse: async (input) => {
+    const value = Number(input)
+    if (input.trim() === '' || Number.isNaN(value)) throw new Error(`expected a number, got ${input}`)
+    return value
+  },
+})
+
+export default class Serve extends MnistCommand {
+  static description =
+    "Serve an exported model over HTTP: the seed's Flask contract (POST /) and TensorFlow Serving's REST API, with request batching, hot version reloads, worker threads and graceful shutdown"
+
+  static examples = [
+    '<%= config.bin %> serve --port 5000',
+    '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
+    '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
+    `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
+  ]
+
+  static flags = {
+    port: Flags.integer({default: SERVE_DEFAULTS.port, description: 'HTTP port (0 picks a free one)'}),
+    host: Flags.string({default: SERVE_DEFAULTS.host, description: 'address to listen on; 0.0.0.0 exposes the server to the network'}),
+    'model-dir': Flags.string({default: SERVE_DEFAULTS.modelDir, description: 'export directory holding version folders (1/, 2/, …)', helpValue: 'DIR'}),
+    'model-name': Flags.string({default: SERVE_DEFAULTS.modelName, description: 'model name in /v1/models/NAME'}),
+    version: Flags.integer({description: 'serve only this version (default: the highest valid one, and newer ones as they appear)'}),
+    'max-batch-size': Flags.integer({default: SERVE_DEFAULTS.maxBatchSize, description: 'most images per forward pass (and per request)'}),
+    'batch-timeout-ms': numberFlag({default: SERVE_DEFAULTS.batchTimeoutMs, description: 'longest a request waits for others to share its forward pass'}),
+    'max-queue': Flags.integer({default: SERVE_DEFAULTS.maxQueue, description: 'requests allowed to wait; beyond that: 503 with Retry-After'}),
+    batching: Flags.boolean({default: true, allowNo: true, description: 'merge concurrent requests into one forward pass (--no-batching: one pass per request)'}),
+    workers: Flags.integer({default: SERVE_DEFAULTS.workers, description: 'inference worker threads, each holding the model (default: one per core)'}),
+    'poll-seconds': numberFlag({default: SERVE_DEFAULTS.pollSeconds, description: 'how often to look for new versions in --model-dir'}),
+    'body-limit': Flags.string({default: SERVE_DEFAULTS.bodyLimit, description: 'largest JSON request body (e.g. 1mb, 512kb)'}),
+    backend: backendFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Serve)
+    const json = this.jsonEnabled()
+    const backend = await this.useBackend(flags.backend)
+    const options: ServeOptions = {
+      host: flags.host,
+      port: flags.port,
+      modelDir: flags['model-dir'],
+      modelName: flags['model-name'],
+      version: flags.version,
+      maxBatchSize: flags['max-batch-size'],
+      batchTimeoutMs: flags['batch-timeout-ms'],
+      maxQueue: flags['max-queue'],
+      batching: flags.batching,
+      workers: flags.workers,
+      pollSeconds: flags['poll-seconds'],
+      bodyLimit: flags['body-limit'],
+      backend,
+    }
+    const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
+      if (json) process.stdout.write(`${JSON.stringify(event)}\n`)
+      else process[stream].write(`${text}\n`)
+    }
+    const log: ServingLog = {
+      info: (message) => print({event: 'log', level: 'info', message}, message),
+      warn: (message) => print({event: 'log', level: 'warn', message}, `Warning: ${message}`, 'stderr'),
+      error: (message) => print({event: 'log', level: 'error', message}, `Error: ${message}`, 'stderr'),
+    }
+    const server = await startServer(options, log)
+    if (json) print(startupInfo(server, options, backend), '')
+    else for (const line of startupLines(server, options, backend)) this.log(line)
+
+    const signal = await waitForShutdownSignal((again) => print({event: 'forced', signal: again}, `${again} again: stopping now`, 'stderr'))
+    print({event: 'draining', signal}, `${signal}: no new connections; finishing in-flight requests…`)
+    await server.shutdown()
+    print({event: 'stopped'}, 'Stopped.')
+  }
+}

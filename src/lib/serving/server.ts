@@ -1,0 +1,158 @@
+import {Server, createServer} from 'node:http'
+import {AddressInfo} from 'node:net'
+
+import {UserError, errorMessage} from '../errors.js'
+import {Batcher} from './batcher.js'
+import {InferencePool} from './inference-pool.js'
+import {ServingMetrics} from './metrics.js'
+import {ModelManager} from './model-manager.js'
+import {createRestApp} from './rest-app.js'
+import {ServeOptions, checkServeOptions} from './serve-options.js'
+import {BatchingServingCore} from './serving-core.js'
+import {ServingCore, ServingLog, SignatureDef} from './types.js'
+
+/** How long a graceful shutdown waits for in-flight requests before cutting connections. */
+export const DRAIN_TIMEOUT_MS = 30_000
+const MS_PER_SECOND = 1000
+
+/** Another front end over the same core (the gRPC server): started after REST, shut down with it. */
+export interface ServingFrontend {
+  name: string
+  /** Where clients reach it, for the start-up banner. */
+  address: string
+  shutdown(): Promise<void>
+}
+
+export type FrontendStarter = (context: {core: ServingCore; metrics: ServingMetrics; log: ServingLog}) => Promise<ServingFrontend>
+
+export interface RunningServer {
+  /** http://host:port */
+  url: string
+  port: number
+  modelName: string
+  /** The version served when start-up finished. */
+  version: number
+  signatures: Record<string, SignatureDef>
+  workers: number
+  frontends: ServingFrontend[]
+  core: ServingCore
+  metrics: ServingMetrics
+  pool: InferencePool
+  /** Stops accepting, lets in-flight requests finish (up to DRAIN_TIMEOUT_MS), stops the workers. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * Starts `serve`: inference workers, the model manager (first version loaded and warmed before
+ * anything listens), the batcher, the one ServingCore, the REST app and any extra front ends.
+ */
+export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
+  checkServeOptions(options)
+  const metrics = new ServingMetrics()
+  const pool = new InferencePool(
+    {workers: options.workers, backend: options.backend, warmBatchSize: options.maxBatchSize, log},
+    () => metrics.countWorkerRestart(),
+  )
+  const manager = new ModelManager(
+    {
+      modelDir: options.modelDir,
+      modelName: options.modelName,
+      pinnedVersion: options.version,
+      pollIntervalMs: options.pollSeconds * MS_PER_SECOND,
+      log,
+      onServedVersion: (version) => metrics.setServedVersion(options.modelName, version),
+    },
+    pool,
+  )
+  try {
+    await manager.start()
+  } catch (error) {
+    await pool.close()
+    throw error
+  }
+  const batcher = new Batcher(
+    {
+      maxBatchSize: options.maxBatchSize,
+      batchTimeoutMs: options.batchTimeoutMs,
+      maxQueue: options.maxQueue,
+      maxConcurrentBatches: options.workers,
+      mergeRequests: options.batching,
+    },
+    (version, images, count) => pool.run(version, images, count),
+    (batch) => metrics.observeBatch(batch.images, batch.requests),
+  )
+  metrics.watch({queueDepth: () => batcher.queuedRequests, numTensors: () => pool.numTensors})
+  const core = new BatchingServingCore(manager, batcher)
+
+  let draining = false
+  const app = createRestApp({core, modelName: options.modelName, metrics, bodyLimit: options.bodyLimit, log, isDraining: () => draining})
+  const server = createServer(app)
+  // Once draining, a connection that finished its request is closed instead of kept alive.
+  server.on('request', (_request, response) => response.on('finish', () => draining && setImmediate(() => server.closeIdleConnections())))
+  let port: number
+  const frontends: ServingFrontend[] = []
+  try {
+    port = await listen(server, options.host, options.port)
+    for (const start of frontendStarters) frontends.push(await start({core, metrics, log}))
+  } catch (error) {
+    manager.stop()
+    server.close()
+    await Promise.all(frontends.map((frontend) => frontend.shutdown()))
+    await pool.close()
+    throw error
+  }
+
+  let shuttingDown: Promise<void> | undefined
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      draining = true
+      manager.stop()
+      const drainTimer = setTimeout(() => {
+        log.warn(`in-flight requests still running after ${DRAIN_TIMEOUT_MS} ms; closing their connections`)
+        server.closeAllConnections()
+      }, DRAIN_TIMEOUT_MS)
+      await Promise.all([closeHttp(server), ...frontends.map((frontend) => frontend.shutdown())])
+      await batcher.whenIdle()
+      clearTimeout(drainTimer)
+      await pool.close()
+    })()
+    return shuttingDown
+  }
+
+  const metadata = core.metadata(options.modelName)
+  return {
+    url: `http://${urlHost(options.host)}:${port}`,
+    port,
+    modelName: options.modelName,
+    version: metadata.version,
+    signatures: metadata.signatures,
+    workers: options.workers,
+    frontends,
+    core,
+    metrics,
+    pool,
+    shutdown,
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the port is in use' : error.code === 'EACCES' ? 'permission denied' : errorMessage(error)
+      reject(new UserError(`cannot listen on ${host}:${port}: ${why}`))
+    })
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+/** Resolves when every connection has ended; idle keep-alive connections are closed at once. */
+function closeHttp(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
