@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs'
 
 import {selectBackend} from '../src/lib/backend.js'
-import {DEFAULT_SIGNATURE_NAME, ExportSignature, servingDefaultSignature, signatureDefsOf} from '../src/lib/export/format.js'
+import {DEFAULT_SIGNATURE_NAME, servingDefaultSignature} from '../src/lib/export/format.js'
 import {classifierLogits} from '../src/lib/model/classifier.js'
 import {DEFAULT_HIDDEN_UNITS, IMAGE_COLS, IMAGE_ROWS, createClassifierWeights} from '../src/lib/model/weights.js'
 import {startGrpcServer} from '../src/lib/serving/grpc-service.js'
@@ -17,7 +17,8 @@ const VERSION = 1
 
 await selectBackend('auto')
 const weights = createClassifierWeights(DEFAULT_HIDDEN_UNITS, 1)
-const signatures = signatureDefsOf({signature_def: {[DEFAULT_SIGNATURE_NAME]: servingDefaultSignature()}} as ExportSignature)
+const signatureJson = servingDefaultSignature()
+const signatures = {[DEFAULT_SIGNATURE_NAME]: {methodName: signatureJson.method_name, inputs: signatureJson.inputs, outputs: signatureJson.outputs}}
 
 function checkModel(name: string, version?: number): void {
   if (name !== MODEL_NAME || (version !== undefined && version !== VERSION)) throw new ServingError('NOT_FOUND', `no model ${name} version ${version}`)

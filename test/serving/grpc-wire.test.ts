@@ -13,7 +13,7 @@ import {TEST_MODEL_NAME, TEST_VERSION, TestServingCore} from './grpc-test-core.j
  * with these and sent as raw bytes show that the server is wire-compatible with TF Serving's own
  * clients, not just consistent with itself.
  */
-const TF_SERVING_WIRE = protobuf.Root.fromJSON({
+const WIRE_DESCRIPTOR = {
   nested: {
     google: {nested: {protobuf: {nested: {Int64Value: {fields: {value: {type: 'int64', id: 1}}}}}}},
     tensorflow: {
@@ -85,7 +85,8 @@ const TF_SERVING_WIRE = protobuf.Root.fromJSON({
       },
     },
   },
-})
+}
+const TF_SERVING_WIRE = protobuf.Root.fromJSON(WIRE_DESCRIPTOR as protobuf.INamespace)
 
 const DT_FLOAT = 1
 const STATE_AVAILABLE = 30
