@@ -61,15 +61,19 @@ const FIXED_ON_RESUME: ReadonlyArray<[keyof TrainingOptions & keyof TrainingConf
   ['limit', '--limit'],
 ]
 
-function requireInteger(value: number | undefined, flag: string, min: number): void {
+function shown(value: number): string {
+  return Number.isNaN(value) ? 'something that is not a number' : String(value)
+}
+
+export function requireInteger(value: number | undefined, flag: string, min: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min)) {
-    throw new UserError(`${flag} must be a whole number ≥ ${min}, got ${value}`)
+    throw new UserError(`${flag} must be a whole number ≥ ${min}, got ${shown(value)}`)
   }
 }
 
 function requirePositive(value: number | undefined, flag: string): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-    throw new UserError(`${flag} must be a number > 0, got ${value}`)
+    throw new UserError(`${flag} must be a number > 0, got ${shown(value)}`)
   }
 }
 

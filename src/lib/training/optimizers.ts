@@ -48,11 +48,11 @@ export function createOptimizer(name: string, learningRate: number): tf.Optimize
 
 /** Changes the step size of a tf.train optimizer in place (for learning-rate schedules). */
 export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
-  if (optimizer instanceof tf.SGDOptimizer) {
-    optimizer.setLearningRate(learningRate)
-    return
-  }
-  ;(optimizer as unknown as {learningRate: number}).learningRate = learningRate
+  // SGD caches -learningRate as a tensor and has a setter for it; the others read the field each step.
+  // (instanceof cannot tell them apart: tf.Optimizer's Symbol.hasInstance is duck-typed.)
+  const withSetter = optimizer as unknown as {setLearningRate?: (rate: number) => void; learningRate: number}
+  if (withSetter.setLearningRate) withSetter.setLearningRate(learningRate)
+  else withSetter.learningRate = learningRate
 }
 
 export async function optimizerStateOf(optimizer: tf.Optimizer, name: OptimizerName): Promise<OptimizerState> {

@@ -1,0 +1,45 @@
+import {appendFileSync} from 'node:fs'
+
+import {UserError, errorMessage} from '../../errors.js'
+import {TrainingEventMap, TrainingEventName, TrainingEvents} from '../events.js'
+
+/**
+ * `--log-file`: one JSON object per line and per event, appended (a resumed run continues the
+ * same file), e.g. {"event":"step","step":200,"epoch":1,"loss":0.51,"accuracy":0.84,
+ * "learningRate":0.001,"examplesPerSecond":850,"wallTime":31.2,"time":"2026-…"}.
+ * Each line is appended synchronously, so every line written survives a crash.
+ */
+export class JsonLinesLog {
+  /** Fails at once (a UserError) when the file cannot be written. */
+  constructor(readonly path: string) {
+    this.append('')
+  }
+
+  attach(events: TrainingEvents): void {
+    const record = <E extends TrainingEventName>(event: E, name: string, pick: (payload: TrainingEventMap[E]) => object) =>
+      events.on(event, (payload) => this.write({event: name, ...pick(payload), time: new Date().toISOString()}))
+    record('trainBegin', 'begin', ({config, startStep, targetSteps, batchesPerEpoch, resumedFrom}) => ({
+      startStep,
+      targetSteps,
+      batchesPerEpoch,
+      resumedFrom,
+      config,
+    }))
+    record('stepEnd', 'step', ({targetSteps: _target, ...step}) => step)
+    record('epochEnd', 'epoch', (epoch) => epoch)
+    record('checkpointSaved', 'checkpoint', (saved) => saved)
+    record('trainEnd', 'end', (end) => end)
+  }
+
+  private write(entry: object): void {
+    this.append(`${JSON.stringify(entry)}\n`)
+  }
+
+  private append(text: string): void {
+    try {
+      appendFileSync(this.path, text)
+    } catch (error) {
+      throw new UserError(`cannot write the log file ${this.path}: ${errorMessage(error)}`)
+    }
+  }
+}
