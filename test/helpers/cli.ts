@@ -32,6 +32,23 @@ export function startCli(args: string[], options: {cwd?: string; env?: NodeJS.Pr
   })
 }
 
+/**
+ * Runs the built CLI to completion without blocking the event loop: prefer it to runCli in
+ * tests that run the CLI many times, since vitest's worker times out ("Timeout calling
+ * onTaskUpdate") when spawnSync keeps its event loop blocked for a minute.
+ */
+export function runCliAsync(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<CliResult> {
+  const child = startCli(args, options)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (status) => resolve({status, stdout, stderr}))
+  })
+}
+
 /** A fresh temporary folder, and a function that removes it. */
 export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: () => void} {
   const dir = mkdtempSync(join(tmpdir(), prefix))
