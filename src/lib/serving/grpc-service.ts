@@ -31,6 +31,11 @@ const GRPC_STATUS_OF: Record<ServingErrorCode, grpc.status> = {
   INTERNAL: grpc.status.INTERNAL,
 }
 
+/** The core's error code that a gRPC status stands for, if any. */
+export function servingErrorCodeOf(code: grpc.status): ServingErrorCode | undefined {
+  return (Object.keys(GRPC_STATUS_OF) as ServingErrorCode[]).find((servingCode) => GRPC_STATUS_OF[servingCode] === code)
+}
+
 interface RequestedModel {
   name: string
   version?: number

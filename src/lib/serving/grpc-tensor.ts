@@ -73,8 +73,9 @@ export function floatsFromTensorProto(tensor: TensorProtoMessage, alias: string)
 }
 
 /**
- * A batch of images from an input TensorProto shaped [N, 28, 28] or [N, 784], N ≥ 1, every
- * value finite; INVALID_ARGUMENT saying what is wrong otherwise.
+ * A batch of images from an input TensorProto shaped [N, 28, 28] or [N, 784], N ≥ 1;
+ * INVALID_ARGUMENT saying what is wrong otherwise. Pixel values are checked by the core, as for
+ * REST, so both front ends refuse NaN and ±Infinity alike.
  */
 export function imagesFromTensorProto(tensor: TensorProtoMessage, alias: string): {images: Float32Array; count: number} {
   const shape = floatTensorShape(tensor, alias)
@@ -85,10 +86,5 @@ export function imagesFromTensorProto(tensor: TensorProtoMessage, alias: string)
   }
   const count = shape[0]
   if (count === 0) throw invalid(`${alias} is an empty batch: N must be at least 1`)
-  const images = floatTensorValues(tensor, shape, alias)
-  const bad = images.findIndex((value) => !Number.isFinite(value))
-  if (bad >= 0) {
-    throw invalid(`${alias} has a non-finite value (${images[bad]}) in image ${Math.floor(bad / IMAGE_PIXELS)} at pixel ${bad % IMAGE_PIXELS}`)
-  }
-  return {images, count}
+  return {images: floatTensorValues(tensor, shape, alias), count}
 }
