@@ -1,0 +1,186 @@
+/**
+ * HTTP serving throughput and latency: single-image JSON predict requests over loopback at
+ * concurrency 1, 16 and 64 (autocannon), with request batching and with --no-batching; RSS and
+ * the workers' tensor count before and after. Figures only; nothing here passes or fails.
+ *
+ *   npm run build && npm run bench:serve
+ *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --api flask --workers 1
+ *
+ * Without --model-dir it exports a fresh (untrained, 128-unit) model to a temporary folder: speed
+ * does not depend on what the weights learned. The server runs as a child process (the built CLI),
+ * so it does not share an event loop with the load generator.
+ */
+import autocannon from 'autocannon'
+import {ChildProcess, spawn} from 'node:child_process'
+import {once} from 'node:events'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {parseArgs} from 'node:util'
+
+import {selectBackend} from '../src/lib/backend.js'
+import {loadMnistSplit} from '../src/lib/data/mnist.js'
+import {writeExport} from '../src/lib/export/index.js'
+import {DEFAULT_HIDDEN_UNITS, IMAGE_PIXELS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
+
+const CONCURRENCIES = [1, 16, 64]
+const DISTINCT_IMAGES = 100
+const WARMUP_SECONDS = 1
+const HOST = '127.0.0.1'
+const REPO_ROOT = resolve(import.meta.dirname, '..')
+const CLI = join(REPO_ROOT, 'bin', 'run.js')
+
+const {values: args} = parseArgs({
+  options: {
+    'model-dir': {type: 'string'},
+    seconds: {type: 'string', default: '5'},
+    api: {type: 'string', default: 'rest'},
+    workers: {type: 'string'},
+  },
+})
+const seconds = Number(args.seconds)
+const api = args.api === 'flask' ? 'flask' : 'rest'
+
+interface RunFigures {
+  mode: string
+  concurrency: number
+  requests: number
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  errors: number
+}
+
+interface ServerSample {
+  rssBytes: number
+  numTensors: number
+}
+
+async function exportBenchModel(): Promise<string> {
+  await selectBackend('wasm')
+  const dir = mkdtempSync(join(tmpdir(), 'mnist-rnn-bench-serve-'))
+  const weights = createClassifierWeights(DEFAULT_HIDDEN_UNITS, 1)
+  try {
+    await writeExport({
+      weights,
+      exportDir: dir,
+      version: 1,
+      probeImages: loadMnistSplit('test', undefined, 8).images,
+      provenance: {
+        checkpoint: {name: 'bench', path: 'bench', step: 0},
+        test_accuracy: 0,
+        test_images: 0,
+        training_config: {hidden: DEFAULT_HIDDEN_UNITS, seed: 1},
+        toolkit_version: 'bench',
+        backend: 'wasm',
+      },
+    })
+  } finally {
+    disposeClassifierWeights(weights)
+  }
+  return dir
+}
+
+async function startServe(modelDir: string, batching: boolean): Promise<{url: string; child: ChildProcess}> {
+  const flags = ['serve', '--host', HOST, '--port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching'])]
+  if (args.workers) flags.push('--workers', args.workers)
+  const child = spawn(process.execPath, [CLI, ...flags], {stdio: ['ignore', 'pipe', 'inherit']})
+  let output = ''
+  for await (const chunk of child.stdout!) {
+    output += chunk
+    for (const line of output.split('\n')) {
+      if (!line.startsWith('{')) continue
+      const event = JSON.parse(line) as {event: string; url?: string}
+      if (event.event === 'listening') return {url: event.url!, child}
+    }
+  }
+  throw new Error(`serve exited before listening: ${output}`)
+}
+
+async function sample(url: string): Promise<ServerSample> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return {rssBytes: value('process_resident_memory_bytes'), numTensors: value('mnist_serving_num_tensors')}
+}
+
+function requestBodies(images: Float32Array): string[] {
+  const bodies: string[] = []
+  for (let i = 0; i < DISTINCT_IMAGES; i++) {
+    const pixels = Array.from(images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS))
+    bodies.push(JSON.stringify(api === 'flask' ? {data: pixels} : {instances: [pixels]}))
+  }
+  return bodies
+}
+
+async function drive(url: string, bodies: string[], concurrency: number, durationSeconds: number): Promise<autocannon.Result> {
+  const path = api === 'flask' ? '/' : '/v1/models/mnist:predict'
+  return autocannon({
+    url: `${url}${path}`,
+    connections: concurrency,
+    duration: durationSeconds,
+    headers: {'content-type': 'application/json'},
+    requests: bodies.map((body) => ({method: 'POST', body})),
+  })
+}
+
+function table(rows: RunFigures[], samples: Map<string, {before: ServerSample; after: ServerSample}>): string {
+  const header = ['mode', 'conc', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB before→after', 'numTensors before→after']
+  const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
+  const lines = rows.map((row) => {
+    const s = samples.get(row.mode)!
+    return [
+      row.mode,
+      String(row.concurrency),
+      String(row.requests),
+      row.requestsPerSecond.toFixed(0),
+      row.p50Ms.toFixed(1),
+      row.p99Ms.toFixed(1),
+      String(row.errors),
+      `${mb(s.before.rssBytes)}→${mb(s.after.rssBytes)}`,
+      `${s.before.numTensors}→${s.after.numTensors}`,
+    ]
+  })
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column].length)))
+  const format = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`
+  return [format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...lines.map(format)].join('\n')
+}
+
+if (!existsSync(join(REPO_ROOT, 'dist', 'commands', 'serve.js'))) throw new Error('build first: npm run build')
+const ownModelDir = args['model-dir'] ? undefined : await exportBenchModel()
+const modelDir = args['model-dir'] ?? ownModelDir!
+const bodies = requestBodies(loadMnistSplit('test', undefined, DISTINCT_IMAGES).images)
+console.log(`serve bench: ${api} single-image requests, ${seconds}s per run, model ${modelDir}`)
+
+const rows: RunFigures[] = []
+const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
+for (const batching of [true, false]) {
+  const mode = batching ? 'batching' : 'no-batching'
+  const {url, child} = await startServe(modelDir, batching)
+  try {
+    await drive(url, bodies, 16, WARMUP_SECONDS)
+    const before = await sample(url)
+    for (const concurrency of CONCURRENCIES) {
+      const result = await drive(url, bodies, concurrency, seconds)
+      const figures: RunFigures = {
+        mode,
+        concurrency,
+        requests: result.requests.total,
+        requestsPerSecond: result.requests.average,
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        errors: result.errors + result.timeouts + result.non2xx,
+      }
+      rows.push(figures)
+      console.log(`${mode} c=${concurrency}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ${figures.errors} errors`)
+    }
+    samples.set(mode, {before, after: await sample(url)})
+  } finally {
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }
+}
+console.log()
+console.log(table(rows, samples))
+const at64 = (mode: string) => rows.find((row) => row.mode === mode && row.concurrency === 64)!
+console.log(`\nbatching / no-batching at concurrency 64: ${(at64('batching').requestsPerSecond / at64('no-batching').requestsPerSecond).toFixed(1)}×`)
+if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
