@@ -24,8 +24,17 @@ export function buildKerasClassifier(hidden: number): tf.LayersModel {
 function buildKerasLayers(hidden: number): tf.LayersModel {
   const input = tf.input({shape: [IMAGE_ROWS, IMAGE_COLS], name: INPUT_LAYER_NAME})
   // recurrentActivation: TF.js defaults to hardSigmoid; the model's gates are true sigmoids.
+  // recurrentInitializer: the default (orthogonal) takes seconds on a 128×512 matrix, paid by every
+  // stock tf.loadLayersModel of an export before its stored weights replace the initial ones.
   const lastOutput = tf.layers
-    .lstm({units: hidden, name: LSTM_LAYER_NAME, returnSequences: false, unitForgetBias: true, recurrentActivation: 'sigmoid'})
+    .lstm({
+      units: hidden,
+      name: LSTM_LAYER_NAME,
+      returnSequences: false,
+      unitForgetBias: true,
+      recurrentActivation: 'sigmoid',
+      recurrentInitializer: 'glorotUniform',
+    })
     .apply(input) as tf.SymbolicTensor
   const logits = tf.layers.dense({units: NUM_CLASSES, name: OUTPUT_LAYER_NAME}).apply(lastOutput) as tf.SymbolicTensor
   return tf.model({inputs: input, outputs: logits, name: 'mnist_rnn'})
