@@ -33,6 +33,8 @@ export interface TrainingConfig {
   /** The run's length: total steps, or total epochs (exactly one is set). */
   steps: number | null
   epochs: number | null
+  /** Save a checkpoint every N steps; null: after every epoch. Kept on resume unless given again. */
+  checkpointEvery: number | null
 }
 
 /** The settings a user can give; undefined means "the default", or "as in the checkpoint" on resume. */
@@ -47,6 +49,7 @@ export interface TrainingOptions {
   limit?: number
   steps?: number
   epochs?: number
+  checkpointEvery?: number
 }
 
 /** Settings that must match the checkpoint on resume, with their flag names. */
@@ -94,6 +97,7 @@ export function checkTrainingOptions(options: TrainingOptions): void {
   requireInteger(options.limit, '--limit', 1)
   requireInteger(options.steps, '--steps', 1)
   requireInteger(options.epochs, '--epochs', 1)
+  requireInteger(options.checkpointEvery, '--checkpoint-every', 1)
   if (options.steps !== undefined && options.epochs !== undefined) {
     throw new UserError('give --steps or --epochs, not both')
   }
@@ -114,11 +118,12 @@ export function newTrainingConfig(options: TrainingOptions): Omit<TrainingConfig
     limit: options.limit ?? null,
     steps: options.steps ?? null,
     epochs: lengthGiven ? (options.epochs ?? null) : DEFAULT_EPOCHS,
+    checkpointEvery: options.checkpointEvery ?? null,
   }
 }
 
 /**
- * The configuration of a resumed run: the checkpoint's, with a new length if one is given.
+ * The configuration of a resumed run: the checkpoint's, with a new length or checkpoint interval if given.
  * Any other option that differs from the checkpoint is a UserError naming the flag.
  */
 export function resumedTrainingConfig(stored: TrainingConfig, options: TrainingOptions, checkpointName: string): TrainingConfig {
@@ -126,13 +131,14 @@ export function resumedTrainingConfig(stored: TrainingConfig, options: TrainingO
   for (const [key, flag] of FIXED_ON_RESUME) {
     const given = options[key]
     if (given !== undefined && given !== stored[key]) {
-      throw new UserError(
-        `${flag} ${given} contradicts checkpoint ${checkpointName} (trained with ${flag} ${stored[key] ?? 'unset'}); drop the flag or use another --checkpoint-dir`,
-      )
+      const trainedWith = stored[key] === null ? `without ${flag}` : `with ${flag} ${stored[key]}`
+      throw new UserError(`${flag} ${given} contradicts checkpoint ${checkpointName} (trained ${trainedWith}); drop the flag or use another --checkpoint-dir`)
     }
   }
   const lengthGiven = options.steps !== undefined || options.epochs !== undefined
-  return lengthGiven ? {...stored, steps: options.steps ?? null, epochs: options.epochs ?? null} : {...stored}
+  const resumed = lengthGiven ? {...stored, steps: options.steps ?? null, epochs: options.epochs ?? null} : {...stored}
+  if (options.checkpointEvery !== undefined) resumed.checkpointEvery = options.checkpointEvery
+  return resumed
 }
 
 /** Total steps the run trains for. */

@@ -15,8 +15,6 @@ export const SEED_TEST_IMAGES = 128
 
 export interface TrainingRunOptions extends TrainingOptions {
   checkpointDir: string
-  /** Save every N steps; undefined: every epoch. */
-  checkpointEvery?: number
   keep?: number
   resume?: boolean
   dataDir?: string
@@ -69,7 +67,6 @@ function trainingData(config: Omit<TrainingConfig, 'trainingImages'>, dataDir: s
  */
 export async function prepareTraining(options: TrainingRunOptions, attachListeners?: (trainer: Trainer) => void): Promise<Trainer> {
   checkTrainingOptions(options)
-  requireInteger(options.checkpointEvery, '--checkpoint-every', 1)
   requireInteger(options.keep, '--keep', 1)
   const dir = options.checkpointDir
 
@@ -117,7 +114,7 @@ export async function prepareTraining(options: TrainingRunOptions, attachListene
     trainer.dispose()
     throw error
   }
-  attachCheckpointer(trainer, {dir, everySteps: options.checkpointEvery, keep: options.keep ?? DEFAULT_KEEP})
+  attachCheckpointer(trainer, {dir, everySteps: config.checkpointEvery ?? undefined, keep: options.keep ?? DEFAULT_KEEP})
   return trainer
 }
 
