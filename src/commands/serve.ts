@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
+import {grpcFrontend} from '../lib/serving/grpc-frontend.js'
 import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/serve-options.js'
 import {startServer} from '../lib/serving/server.js'
 import {waitForShutdownSignal} from '../lib/serving/shutdown-signals.js'
@@ -23,6 +24,7 @@ export default class Serve extends MnistCommand {
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
+    "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also TF Serving's gRPC API (PredictionService, ModelService)",
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
   ]
 
@@ -39,6 +41,11 @@ export default class Serve extends MnistCommand {
     workers: Flags.integer({default: SERVE_DEFAULTS.workers, description: 'inference worker threads, each holding the model (default: one per core)'}),
     'poll-seconds': numberFlag({default: SERVE_DEFAULTS.pollSeconds, description: 'how often to look for new versions in --model-dir'}),
     'body-limit': Flags.string({default: SERVE_DEFAULTS.bodyLimit, description: 'largest JSON request body (e.g. 1mb, 512kb)'}),
+    'grpc-port': Flags.integer({
+      min: 0,
+      max: 65535,
+      description: "also serve TensorFlow Serving's gRPC API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) on this port, same host (0 picks a free one); off when omitted",
+    }),
     backend: backendFlag,
   }
 
@@ -70,7 +77,8 @@ export default class Serve extends MnistCommand {
       warn: (message) => print({event: 'log', level: 'warn', message}, `Warning: ${message}`, 'stderr'),
       error: (message) => print({event: 'log', level: 'error', message}, `Error: ${message}`, 'stderr'),
     }
-    const server = await startServer(options, log)
+    const frontends = flags['grpc-port'] === undefined ? [] : [grpcFrontend({host: flags.host, port: flags['grpc-port']})]
+    const server = await startServer(options, log, frontends)
     if (json) print(startupInfo(server, options, backend), '')
     else for (const line of startupLines(server, options, backend)) this.log(line)
 
