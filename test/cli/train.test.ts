@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {MNIST_FILE_NAMES} from '../../src/lib/data/mnist.js'
 import {loadCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
-import {linesOf, makeTempDir, runCli, startCli} from '../helpers/cli.js'
+import {linesOf, makeTempDir, runCli, runCliAsync, startCli} from '../helpers/cli.js'
 import {writeTinyMnist} from '../helpers/mnist-files.js'
 
 // Small network and validation split: the behaviour under test does not depend on their size.
@@ -15,15 +15,6 @@ const SEED_STEP_LINE = /^Step \d+, Minibatch Loss= \d+\.\d{4}, Training Accuracy
 
 const temp = makeTempDir('mnist-rnn-train-cli-')
 afterAll(() => temp.cleanup())
-
-function runCliAsync(args: string[]): Promise<{status: number | null; stderr: string}> {
-  const child = startCli(args)
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  return new Promise((resolve) => child.on('close', (status) => resolve({status, stderr})))
-}
 
 function indexOf(dir: string): unknown {
   return JSON.parse(readFileSync(join(dir, 'checkpoint'), 'utf8'))

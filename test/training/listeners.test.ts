@@ -14,7 +14,7 @@ const temp = makeTempDir('mnist-rnn-listeners-')
 afterAll(() => temp.cleanup())
 
 const begin: TrainBeginEvent = {
-  config: {...newTrainingConfig({steps: 400}), trainingImages: 55000},
+  config: {...newTrainingConfig({steps: 400, learningRateDecay: 0.8}), trainingImages: 55000},
   startStep: 0,
   targetSteps: 400,
   batchesPerEpoch: 429,

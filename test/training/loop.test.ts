@@ -13,7 +13,7 @@ import {OptimizerName} from '../../src/lib/training/optimizers.js'
 import {TrainingRunOptions, prepareTraining} from '../../src/lib/training/session.js'
 
 // Small and fast: 16 batches of 64 per epoch, so runs cross epochs (validation, learning-rate decay).
-const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01}
+const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01, learningRateDecay: 0.8}
 
 let root: string
 let runs = 0
@@ -89,6 +89,7 @@ describe('training loop', () => {
   })
 
   it('keeps the number of live tensors flat across steps, epochs and checkpoints', async () => {
+    const before = tf.memory().numTensors
     const trainer = await prepareTraining({...QUICK, steps: 40, checkpointEvery: 7, checkpointDir: freshDir()})
     const counts: number[] = []
     trainer.on('stepEnd', () => {
@@ -98,6 +99,7 @@ describe('training loop', () => {
     trainer.dispose()
     // From step 2 on (Adam creates its moment variables at step 1).
     expect(new Set(counts.slice(1))).toEqual(new Set([counts[1]]))
+    expect(tf.memory().numTensors).toBe(before)
   })
 
   for (const optimizer of ['adam', 'rmsprop', 'sgd'] as OptimizerName[]) {

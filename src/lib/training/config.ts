@@ -7,7 +7,7 @@ export const DEFAULT_EPOCHS = 10
 export const DEFAULT_BATCH_SIZE = 128
 export const DEFAULT_LEARNING_RATE = 0.001
 /** The learning rate is multiplied by this after every epoch (1 keeps it constant). */
-export const DEFAULT_LEARNING_RATE_DECAY = 0.8
+export const DEFAULT_LEARNING_RATE_DECAY = 0.85
 export const DEFAULT_OPTIMIZER: OptimizerName = 'adam'
 export const DEFAULT_SEED = 42
 export const DEFAULT_DISPLAY_STEP = 200

@@ -165,14 +165,13 @@ export class Trainer extends TrainingEvents {
   }
 
   private async endEpoch(): Promise<void> {
-    const event = {epoch: this.step / this.batchesPerEpoch, step: this.step, wallTime: 0}
+    let validation: {validationLoss: number; validationAccuracy: number} | undefined
     if (this.validation.count > 0) {
       const {loss, accuracy} = lossAndAccuracyOf(this.weights, this.validation)
-      this.metrics = {...this.metrics, validationLoss: loss, validationAccuracy: accuracy}
-      await this.emit('epochEnd', {...event, validationLoss: loss, validationAccuracy: accuracy, wallTime: this.wallTime})
-    } else {
-      await this.emit('epochEnd', {...event, wallTime: this.wallTime})
+      validation = {validationLoss: loss, validationAccuracy: accuracy}
+      this.metrics = {...this.metrics, ...validation}
     }
+    await this.emit('epochEnd', {epoch: this.epoch, step: this.step, ...validation, wallTime: this.wallTime})
   }
 
   /** Everything a checkpoint stores, copied out of the tensors. */
