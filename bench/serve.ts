@@ -2,6 +2,8 @@
  * HTTP serving throughput and latency: single-image JSON predict requests over loopback at
  * concurrency 1, 16 and 64 (autocannon), with request batching and with --no-batching; RSS and
  * the workers' tensor count before and after. Figures only; nothing here passes or fails.
+ * Beside each REST run, the same load as gRPC Predict calls (tensor_content, one channel, as
+ * bench/grpc-load.ts drives them) against the same server's --grpc-port.
  *
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --api flask --workers 1
@@ -22,6 +24,7 @@ import {selectBackend} from '../src/lib/backend.js'
 import {loadMnistSplit} from '../src/lib/data/mnist.js'
 import {writeExport} from '../src/lib/export/index.js'
 import {DEFAULT_HIDDEN_UNITS, IMAGE_PIXELS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
+import {runGrpcLoad} from './grpc-load.js'
 
 const CONCURRENCIES = [1, 16, 64]
 const DISTINCT_IMAGES = 100
@@ -43,6 +46,7 @@ const api = args.api === 'flask' ? 'flask' : 'rest'
 
 interface RunFigures {
   mode: string
+  api: string
   concurrency: number
   requests: number
   requestsPerSecond: number
@@ -81,8 +85,8 @@ async function exportBenchModel(): Promise<string> {
   return dir
 }
 
-async function startServe(modelDir: string, batching: boolean): Promise<{url: string; child: ChildProcess}> {
-  const flags = ['serve', '--host', HOST, '--port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching'])]
+async function startServe(modelDir: string, batching: boolean): Promise<{url: string; grpcAddress: string; child: ChildProcess}> {
+  const flags = ['serve', '--host', HOST, '--port', '0', '--grpc-port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching'])]
   if (args.workers) flags.push('--workers', args.workers)
   const child = spawn(process.execPath, [CLI, ...flags], {stdio: ['ignore', 'pipe', 'inherit']})
   let output = ''
@@ -90,8 +94,8 @@ async function startServe(modelDir: string, batching: boolean): Promise<{url: st
     output += chunk
     for (const line of output.split('\n')) {
       if (!line.startsWith('{')) continue
-      const event = JSON.parse(line) as {event: string; url?: string}
-      if (event.event === 'listening') return {url: event.url!, child}
+      const event = JSON.parse(line) as {event: string; url?: string; frontends?: {address: string}[]}
+      if (event.event === 'listening') return {url: event.url!, grpcAddress: event.frontends![0].address, child}
     }
   }
   throw new Error(`serve exited before listening: ${output}`)
@@ -124,12 +128,13 @@ async function drive(url: string, bodies: string[], concurrency: number, duratio
 }
 
 function table(rows: RunFigures[], samples: Map<string, {before: ServerSample; after: ServerSample}>): string {
-  const header = ['mode', 'conc', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB before→after', 'numTensors before→after']
+  const header = ['mode', 'api', 'conc', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB before→after', 'numTensors before→after']
   const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
   const lines = rows.map((row) => {
     const s = samples.get(row.mode)!
     return [
       row.mode,
+      row.api,
       String(row.concurrency),
       String(row.requests),
       row.requestsPerSecond.toFixed(0),
@@ -148,14 +153,15 @@ function table(rows: RunFigures[], samples: Map<string, {before: ServerSample; a
 if (!existsSync(join(REPO_ROOT, 'dist', 'commands', 'serve.js'))) throw new Error('build first: npm run build')
 const ownModelDir = args['model-dir'] ? undefined : await exportBenchModel()
 const modelDir = args['model-dir'] ?? ownModelDir!
-const bodies = requestBodies(loadMnistSplit('test', undefined, DISTINCT_IMAGES).images)
+const benchImages = loadMnistSplit('test', undefined, DISTINCT_IMAGES).images
+const bodies = requestBodies(benchImages)
 console.log(`serve bench: ${api} single-image requests, ${seconds}s per run, model ${modelDir}`)
 
 const rows: RunFigures[] = []
 const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
 for (const batching of [true, false]) {
   const mode = batching ? 'batching' : 'no-batching'
-  const {url, child} = await startServe(modelDir, batching)
+  const {url, grpcAddress, child} = await startServe(modelDir, batching)
   try {
     await drive(url, bodies, 16, WARMUP_SECONDS)
     const before = await sample(url)
@@ -163,6 +169,7 @@ for (const batching of [true, false]) {
       const result = await drive(url, bodies, concurrency, seconds)
       const figures: RunFigures = {
         mode,
+        api,
         concurrency,
         requests: result.requests.total,
         requestsPerSecond: result.requests.average,
@@ -172,6 +179,12 @@ for (const batching of [true, false]) {
       }
       rows.push(figures)
       console.log(`${mode} c=${concurrency}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ${figures.errors} errors`)
+      const grpcFigures = await runGrpcLoad(grpcAddress, {concurrency, durationMs: seconds * 1000, images: benchImages, imageCount: DISTINCT_IMAGES, encoding: 'tensor_content'})
+      rows.push({mode, api: 'grpc', ...grpcFigures})
+      console.log(
+        `${mode} grpc c=${concurrency}: ${grpcFigures.requestsPerSecond.toFixed(0)} req/s, p50 ${grpcFigures.p50Ms.toFixed(1)} ms, p99 ${grpcFigures.p99Ms.toFixed(1)} ms, ${grpcFigures.errors} errors` +
+          (grpcFigures.firstError ? ` (first: ${grpcFigures.firstError})` : ''),
+      )
     }
     samples.set(mode, {before, after: await sample(url)})
   } finally {
@@ -181,6 +194,8 @@ for (const batching of [true, false]) {
 }
 console.log()
 console.log(table(rows, samples))
-const at64 = (mode: string) => rows.find((row) => row.mode === mode && row.concurrency === 64)!
-console.log(`\nbatching / no-batching at concurrency 64: ${(at64('batching').requestsPerSecond / at64('no-batching').requestsPerSecond).toFixed(1)}×`)
+const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64)!
+for (const rowApi of [api, 'grpc']) {
+  console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi).requestsPerSecond / at64('no-batching', rowApi).requestsPerSecond).toFixed(1)}×`)
+}
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})

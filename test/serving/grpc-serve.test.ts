@@ -49,13 +49,18 @@ async function startWithGrpc(overrides: Partial<ServeOptions> = {}): Promise<{se
   return {server, client: new GrpcServingClient(server.frontends[0].address)}
 }
 
-async function restPredict(server: RunningServer, rows: number[][][]): Promise<{status: number; body: {predictions: number[][]; error?: string}}> {
+interface RestPredictBody {
+  predictions: number[][]
+  error?: string
+}
+
+async function restPredict(server: RunningServer, rows: number[][][]): Promise<{status: number; body: RestPredictBody}> {
   const response = await fetch(`${server.url}/v1/models/mnist:predict`, {
     method: 'POST',
     headers: {'content-type': 'application/json'},
     body: JSON.stringify({instances: rows}),
   })
-  return {status: response.status, body: await response.json()}
+  return {status: response.status, body: (await response.json()) as RestPredictBody}
 }
 
 async function metricsText(server: RunningServer): Promise<string> {
