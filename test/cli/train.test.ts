@@ -104,6 +104,27 @@ describe('mnist-rnn train', () => {
     })
   }
 
+  it('after kill -9 at any moment, the checkpoint the index names loads and --resume continues', async () => {
+    const killedDir = join(temp.dir, 'killed')
+    // A checkpoint every step, so that the kill is likely to land in the middle of a save.
+    const child = startCli(['train', '--limit', '2048', '--batch-size', '64', '--checkpoint-every', '1', '--keep', '2', '--checkpoint-dir', killedDir, ...SMALL])
+    let saves = 0
+    child.stdout.on('data', (chunk: Buffer) => {
+      saves += chunk.toString().split('Saved checkpoint').length - 1
+      if (saves >= 4) child.kill('SIGKILL')
+    })
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, killedBy) => resolve(killedBy)))
+    expect(signal).toBe('SIGKILL')
+    const checkpoint = loadCheckpoint(killedDir)
+    expect(checkpoint.step).toBeGreaterThanOrEqual(4)
+    disposeClassifierWeights(checkpoint.weights)
+
+    const resumed = runCli(['train', '--resume', '--steps', String(checkpoint.step + 2), '--checkpoint-dir', killedDir, '--json'])
+    expect(resumed.status).toBe(0)
+    expect(JSON.parse(resumed.stdout)).toMatchObject({step: checkpoint.step + 2, resumedFrom: checkpoint.name})
+    expect(readdirSync(killedDir).filter((name) => name.startsWith('.tmp-'))).toEqual([])
+  })
+
   describe('bad input: one line on stderr, a non-zero exit, nothing on disk changed', () => {
     const file = join(temp.dir, 'a-file')
     const empty = join(temp.dir, 'empty')

@@ -17,9 +17,10 @@ export function describeRun(event: TrainBeginEvent, checkpointDir: string): stri
   const what =
     `LSTM ${config.hidden} units, ${config.optimizer} at learning rate ${config.learningRate}${decay}, batch ${config.batchSize}, ` +
     `${event.trainingImages} training / ${event.validationImages} validation images, ${event.batchesPerEpoch} steps per epoch`
+  const length = config.epochs === null ? `${event.targetSteps} steps` : `${config.epochs} epochs (${event.targetSteps} steps)`
   return event.resumedFrom
-    ? `Resuming from ${checkpointDir}/${event.resumedFrom} at step ${event.startStep} of ${event.targetSteps}: ${what}`
-    : `Training for ${event.targetSteps} steps: ${what}`
+    ? `Resuming from ${checkpointDir}/${event.resumedFrom} at step ${event.startStep} of ${length}: ${what}`
+    : `Training for ${length}: ${what}`
 }
 
 export function validationLine(epoch: number, loss: number | undefined, accuracy: number | undefined): string {
