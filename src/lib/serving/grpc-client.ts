@@ -13,9 +13,8 @@ import {
   loadServingProtos,
 } from './grpc-protos.js'
 import {TensorEncoding, floatTensorProto, floatsFromTensorProto} from './grpc-tensor.js'
+import {DEFAULT_MODEL_NAME} from './serve-options.js'
 import {ModelMetadata, PredictResult, TensorInfo, VersionState, VersionStatus} from './types.js'
-
-export const DEFAULT_MODEL_NAME = 'mnist'
 
 /** Which model a call is for; TF Serving's defaults when omitted. */
 export interface GrpcModelOptions {
