@@ -1,12 +1,45 @@
 import * as tf from '@tensorflow/tfjs'
 
+import {hybridLstmLastHidden} from './hybrid-lstm.js'
+
+/**
+ * How the LSTM is computed:
+ *   hybrid  backend matmuls + typed-array gate math + hand-written backward pass (./hybrid-lstm.ts);
+ *           for backends whose tensor reads are cheap synchronous copies (wasm, cpu)
+ *   ops     plain tf ops and autodiff; for backends where reading a tensor back is costly or
+ *           asynchronous (the native tensorflow backend, GPU backends), whose fused kernels make
+ *           the op-by-op form fast anyway
+ *   auto    whichever suits the active backend
+ */
+export const LSTM_IMPLEMENTATIONS = ['auto', 'hybrid', 'ops'] as const
+export type LstmImplementation = (typeof LSTM_IMPLEMENTATIONS)[number]
+
+const HYBRID_BACKENDS: readonly string[] = ['wasm', 'cpu']
+
+export function defaultLstmImplementation(backend: string = tf.getBackend()): Exclude<LstmImplementation, 'auto'> {
+  return HYBRID_BACKENDS.includes(backend) ? 'hybrid' : 'ops'
+}
+
 /**
  * The last hidden state [batch, units] of a Keras-layout LSTM run over inputs [batch, time, features].
  * Gate order i, f, c, o; sigmoid gates, tanh activation (as Keras and BasicLSTMCell).
- *
- * Reference implementation with plain ops: correct but slow (one Slice per gate per step).
+ * Differentiable with respect to every argument.
  */
 export function lstmLastHidden(
+  inputs: tf.Tensor3D,
+  kernel: tf.Tensor2D | tf.Variable,
+  recurrentKernel: tf.Tensor2D | tf.Variable,
+  bias: tf.Tensor1D | tf.Variable,
+  implementation: LstmImplementation = 'auto',
+): tf.Tensor2D {
+  const chosen = implementation === 'auto' ? defaultLstmImplementation() : implementation
+  return chosen === 'hybrid'
+    ? hybridLstmLastHidden(inputs, kernel, recurrentKernel, bias)
+    : opsLstmLastHidden(inputs, kernel, recurrentKernel, bias)
+}
+
+/** The LSTM as plain tf ops: one input projection for all steps, then per step a matmul and the gates. */
+export function opsLstmLastHidden(
   inputs: tf.Tensor3D,
   kernel: tf.Tensor2D | tf.Variable,
   recurrentKernel: tf.Tensor2D | tf.Variable,

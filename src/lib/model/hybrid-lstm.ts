@@ -1,0 +1,345 @@
+import * as tf from '@tensorflow/tfjs'
+
+import {lazyGradientOp} from './lazy-gradient.js'
+import {withMatrixOps} from './matrix-ops.js'
+
+/**
+ * A Keras-layout LSTM for backends whose tensor reads are cheap synchronous copies (wasm, cpu).
+ *
+ * The backend does what it is fast at, matrix products and vectorised sigmoids; the rest of the
+ * gate arithmetic runs in plain loops over Float32Arrays, where a pass over a step's values costs
+ * less than launching one elementwise kernel on wasm (and slicing gates out of a tensor costs a
+ * copy per slice). Per time step the forward pass launches two kernels (a matmul with a fused
+ * sigmoid giving all four gates, and a sigmoid giving tanh of the cell state) and the backward pass
+ * one matmul; the weight gradients of all time steps come from a single matmul at the end.
+ *
+ * Identities used:
+ *   tanh(z) = 2·sigmoid(2z) − 1   (the cell candidate's weight columns are doubled, which is exact)
+ *   [x_t, h_{t−1}, 1]·[W; U; b]   (the bias rides along the matmul as a row of weights)
+ */
+
+const GATES = 4
+/** Position of the cell candidate among the Keras gates i, f, c, o. */
+const CELL_GATE = 2
+
+interface Dims {
+  batch: number
+  time: number
+  features: number
+  units: number
+}
+
+/** Length of a step-input row: x_t, h_{t−1} and a constant 1 that multiplies the bias. */
+function rowLengthOf({features, units}: Dims): number {
+  return features + units + 1
+}
+
+/** What the backward pass needs from the forward pass, kept in plain arrays. */
+interface Trace {
+  dims: Dims
+  /** [time·batch, rowLength], rows ordered (step, example): every step's input rows. */
+  stepInputs: Float32Array
+  /** [time, batch, 4·units]: gate activations i, f, g (the tanh candidate), o. */
+  gates: Float32Array
+  /** [time + 1, batch, units]: cell states c_{−1} = 0, c_0, …, c_{time−1}. */
+  cells: Float32Array
+  /** [time, batch, units]: tanh(c_t). */
+  cellTanh: Float32Array
+  kernel: Float32Array
+  recurrentKernel: Float32Array
+}
+
+interface ForwardResult {
+  lastHidden: Float32Array
+  trace?: Trace
+}
+
+function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols)
+  for (let r = 0; r < rows; r++) {
+    const rowStart = r * cols
+    for (let c = 0; c < cols; c++) out[c * rows + r] = values[rowStart + c]
+  }
+  return out
+}
+
+/** [W; U; b] as one [rowLength, 4·units] matrix, with the cell candidate's columns doubled. */
+function stepWeights(kernel: Float32Array, recurrentKernel: Float32Array, bias: Float32Array, dims: Dims): Float32Array {
+  const {features, units} = dims
+  const width = GATES * units
+  const rowLength = rowLengthOf(dims)
+  const combined = new Float32Array(rowLength * width)
+  combined.set(kernel, 0)
+  combined.set(recurrentKernel, features * width)
+  combined.set(bias, (features + units) * width)
+  const candidateStart = CELL_GATE * units
+  for (let row = 0; row < rowLength; row++) {
+    const start = row * width + candidateStart
+    for (let j = 0; j < units; j++) combined[start + j] *= 2
+  }
+  return combined
+}
+
+/** Every step's input rows with x_t and the constant 1 filled in; h_{t−1} is left at 0. */
+function stepInputsFor(x: Float32Array, dims: Dims): Float32Array {
+  const {batch, time, features} = dims
+  const rowLength = rowLengthOf(dims)
+  const stepInputs = new Float32Array(time * batch * rowLength)
+  for (let t = 0; t < time; t++) {
+    for (let b = 0; b < batch; b++) {
+      const row = (t * batch + b) * rowLength
+      const source = (b * time + t) * features
+      stepInputs.set(x.subarray(source, source + features), row)
+      stepInputs[row + rowLength - 1] = 1
+    }
+  }
+  return stepInputs
+}
+
+/**
+ * From the gate sigmoids s of one step (candidate column holding (g + 1)/2): turns that column into
+ * g, computes the new cell state into cell and its double into doubledCell.
+ */
+function updateCells(s: Float32Array, previousCell: Float32Array, cell: Float32Array, doubledCell: Float32Array, batch: number, units: number): void {
+  const width = GATES * units
+  for (let b = 0; b < batch; b++) {
+    const gateRow = b * width
+    const unitRow = b * units
+    for (let j = 0; j < units; j++) {
+      const n = unitRow + j
+      const candidate = gateRow + CELL_GATE * units + j
+      const g = 2 * s[candidate] - 1
+      s[candidate] = g
+      const c = s[gateRow + units + j] * previousCell[n] + s[gateRow + j] * g
+      cell[n] = c
+      doubledCell[n] = 2 * c
+    }
+  }
+}
+
+/** Turns sigmoid(2c) into tanh(c) in place and writes h = o·tanh(c) into rows of `hidden` (row stride given). */
+function updateHidden(
+  s: Float32Array,
+  cellTanh: Float32Array,
+  hidden: Float32Array,
+  hiddenStart: number,
+  hiddenStride: number,
+  batch: number,
+  units: number,
+): void {
+  const width = GATES * units
+  for (let b = 0; b < batch; b++) {
+    const outputGate = b * width + 3 * units
+    const unitRow = b * units
+    const hiddenRow = hiddenStart + b * hiddenStride
+    for (let j = 0; j < units; j++) {
+      const tc = 2 * cellTanh[unitRow + j] - 1
+      cellTanh[unitRow + j] = tc
+      hidden[hiddenRow + j] = s[outputGate + j] * tc
+    }
+  }
+}
+
+function runForward(
+  inputs: tf.Tensor3D,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+  keepTrace: boolean,
+): ForwardResult {
+  const [batch, time, features] = inputs.shape
+  const units = recurrentKernel.shape[0]
+  const dims: Dims = {batch, time, features, units}
+  const width = GATES * units
+  const rowLength = rowLengthOf(dims)
+  const stepSize = batch * rowLength
+  const gateSize = batch * width
+  const cellSize = batch * units
+
+  const w = kernel.dataSync() as Float32Array
+  const u = recurrentKernel.dataSync() as Float32Array
+  const stepInputs = stepInputsFor(inputs.dataSync() as Float32Array, dims)
+  // With a trace every step keeps its own slice; without, one step's worth is reused.
+  const steps = keepTrace ? time : 1
+  const gates = new Float32Array(steps * gateSize)
+  const cells = new Float32Array((steps + 1) * cellSize)
+  const cellTanh = new Float32Array(steps * cellSize)
+  const doubledCell = new Float32Array(cellSize)
+  const lastHidden = new Float32Array(cellSize)
+
+  withMatrixOps((ops) => {
+    const weights = ops.constant(stepWeights(w, u, bias.dataSync() as Float32Array, dims), rowLength, width)
+    for (let t = 0; t < time; t++) {
+      const slot = keepTrace ? t : 0
+      const s = gates.subarray(slot * gateSize, (slot + 1) * gateSize)
+      const previousCell = cells.subarray(slot * cellSize, (slot + 1) * cellSize)
+      const cell = cells.subarray((slot + 1) * cellSize, (slot + 2) * cellSize)
+      const tanhOfCell = cellTanh.subarray(slot * cellSize, (slot + 1) * cellSize)
+      ops.matMul(s, stepInputs.subarray(t * stepSize, (t + 1) * stepSize), batch, weights, true)
+      updateCells(s, previousCell, cell, doubledCell, batch, units)
+      ops.sigmoid(tanhOfCell, doubledCell)
+      if (t === time - 1) updateHidden(s, tanhOfCell, lastHidden, 0, units, batch, units)
+      else updateHidden(s, tanhOfCell, stepInputs, (t + 1) * stepSize + features, rowLength, batch, units)
+      if (!keepTrace) previousCell.set(cell)
+    }
+  })
+  const trace = keepTrace ? {dims, stepInputs, gates, cells, cellTanh, kernel: w, recurrentKernel: u} : undefined
+  return {lastHidden, trace}
+}
+
+/**
+ * One step back through the cell: from dh and dc (gradients at h_t and c_t, dc updated in place to
+ * the gradient at c_{t−1}) to dz, the gradient at the step's gate pre-activations.
+ */
+function cellBackward(
+  s: Float32Array,
+  previousCell: Float32Array,
+  tanhOfCell: Float32Array,
+  dh: Float32Array,
+  dc: Float32Array,
+  dz: Float32Array,
+  batch: number,
+  units: number,
+): void {
+  const width = GATES * units
+  for (let b = 0; b < batch; b++) {
+    const gateRow = b * width
+    const unitRow = b * units
+    for (let j = 0; j < units; j++) {
+      const n = unitRow + j
+      const i = s[gateRow + j]
+      const f = s[gateRow + units + j]
+      const g = s[gateRow + 2 * units + j]
+      const o = s[gateRow + 3 * units + j]
+      const tc = tanhOfCell[n]
+      const dhn = dh[n]
+      const dcn = dc[n] + dhn * o * (1 - tc * tc)
+      const out = gateRow + j
+      dz[out] = dcn * g * i * (1 - i)
+      dz[out + units] = dcn * previousCell[n] * f * (1 - f)
+      dz[out + 2 * units] = dcn * i * (1 - g * g)
+      dz[out + 3 * units] = dhn * tc * o * (1 - o)
+      dc[n] = dcn * f
+    }
+  }
+}
+
+/**
+ * Backpropagation through time down to the gate pre-activations:
+ * [time·batch, 4·units], rows ordered (step, example).
+ */
+function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
+  const {dims, gates, cells, cellTanh} = trace
+  const {batch, time, units} = dims
+  const width = GATES * units
+  const gateSize = batch * width
+  const cellSize = batch * units
+  const dZ = new Float32Array(time * gateSize)
+  const dh = Float32Array.from(dLastHidden.dataSync() as Float32Array)
+  const dc = new Float32Array(cellSize)
+  withMatrixOps((ops) => {
+    const recurrentT = ops.constant(transpose(trace.recurrentKernel, units, width), width, units)
+    for (let t = time - 1; t >= 0; t--) {
+      const dz = dZ.subarray(t * gateSize, (t + 1) * gateSize)
+      cellBackward(
+        gates.subarray(t * gateSize, (t + 1) * gateSize),
+        cells.subarray(t * cellSize, (t + 1) * cellSize),
+        cellTanh.subarray(t * cellSize, (t + 1) * cellSize),
+        dh,
+        dc,
+        dz,
+        batch,
+        units,
+      )
+      if (t > 0) ops.matMul(dh, dz, batch, recurrentT)
+    }
+  })
+  return dZ
+}
+
+/** [dKernel; dRecurrentKernel; dBias] as one [rowLength, 4·units] array: [x, h, 1]ᵀ·dZ over all steps. */
+function weightGradients(trace: Trace, dZ: Float32Array): Float32Array {
+  const {dims, stepInputs} = trace
+  const width = GATES * dims.units
+  const rowLength = rowLengthOf(dims)
+  const stepRows = dims.batch * dims.time
+  const out = new Float32Array(rowLength * width)
+  withMatrixOps((ops) => {
+    // Transposing the step inputs in JS is 3× cheaper than transposing dZ, which the
+    // backend takes as is (as the right operand it gets repacked, which is fast).
+    ops.matMul(out, transpose(stepInputs, stepRows, rowLength), rowLength, ops.constant(dZ, stepRows, width))
+  })
+  return out
+}
+
+function inputGradient(trace: Trace, dZ: Float32Array): tf.Tensor3D {
+  const {batch, time, features, units} = trace.dims
+  const width = GATES * units
+  const stepRows = batch * time
+  const byStep = new Float32Array(stepRows * features)
+  withMatrixOps((ops) => {
+    const kernelT = ops.constant(transpose(trace.kernel, features, width), width, features)
+    ops.matMul(byStep, ops.constant(dZ, stepRows, width), stepRows, kernelT)
+  })
+  // Rows of dZ are ordered (step, example); inputs are [example, step, feature].
+  const dx = new Float32Array(batch * time * features)
+  for (let t = 0; t < time; t++) {
+    for (let b = 0; b < batch; b++) {
+      const source = (t * batch + b) * features
+      dx.set(byStep.subarray(source, source + features), (b * time + t) * features)
+    }
+  }
+  return tf.tensor3d(dx, [batch, time, features])
+}
+
+function once<T>(fn: () => T): () => T {
+  let done = false
+  let value: T
+  return () => {
+    if (!done) {
+      value = fn()
+      done = true
+    }
+    return value
+  }
+}
+
+/**
+ * The last hidden state [batch, units] of the LSTM over inputs [batch, time, features].
+ * Under a gradient tape it records a single op whose gradients are computed by hand, each only if
+ * asked for (training needs the weights', not the images').
+ */
+export function hybridLstmLastHidden(
+  inputs: tf.Tensor3D,
+  kernel: tf.Tensor2D | tf.Variable,
+  recurrentKernel: tf.Tensor2D | tf.Variable,
+  bias: tf.Tensor1D | tf.Variable,
+): tf.Tensor2D {
+  const [batch] = inputs.shape
+  const units = recurrentKernel.shape[0]
+  if (!tf.engine().isTapeOn()) {
+    return tf.tensor2d(runForward(inputs, kernel, recurrentKernel, bias, false).lastHidden, [batch, units])
+  }
+  let trace: Trace | undefined
+  return lazyGradientOp(
+    {inputs, kernel, recurrentKernel, bias},
+    () => {
+      const result = runForward(inputs, kernel, recurrentKernel, bias, true)
+      trace = result.trace
+      return tf.tensor2d(result.lastHidden, [batch, units])
+    },
+    (dy) => {
+      const recorded = trace!
+      const dZ = once(() => backpropagate(recorded, dy))
+      const weights = once(() => weightGradients(recorded, dZ()))
+      const {features} = recorded.dims
+      const width = GATES * units
+      return {
+        inputs: () => inputGradient(recorded, dZ()),
+        kernel: () => tf.tensor2d(weights().slice(0, features * width), [features, width]),
+        recurrentKernel: () => tf.tensor2d(weights().slice(features * width, (features + units) * width), [units, width]),
+        bias: () => tf.tensor1d(weights().slice((features + units) * width)),
+      }
+    },
+  ) as tf.Tensor2D
+}
