@@ -17,7 +17,7 @@ export function describeRun(event: TrainBeginEvent, checkpointDir: string): stri
   const what =
     `LSTM ${config.hidden} units, ${config.optimizer} at learning rate ${config.learningRate}${decay}, batch ${config.batchSize}, ` +
     `${event.trainingImages} training / ${event.validationImages} validation images, ${event.batchesPerEpoch} steps per epoch`
-  const length = config.epochs === null ? `${event.targetSteps} steps` : `${config.epochs} epochs (${event.targetSteps} steps)`
+  const length = config.epochs === null ? `${event.targetSteps} steps` : `${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${event.targetSteps} steps)`
   return event.resumedFrom
     ? `Resuming from ${checkpointDir}/${event.resumedFrom} at step ${event.startStep} of ${length}: ${what}`
     : `Training for ${length}: ${what}`
