@@ -1,0 +1,59 @@
+import {Flags} from '@oclif/core'
+import cliProgress from 'cli-progress'
+
+import {MnistCommand, dataDirFlag} from '../lib/cli/base-command.js'
+import {CLIENT_APIS, ClientApi, LoadClientReport, formatLoadClientReport, runLoadClient} from '../lib/serving/load-client.js'
+import {DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT} from '../lib/serving/serve-options.js'
+
+const DEFAULT_TIMEOUT_MS = 30_000
+
+export default class Client extends MnistCommand {
+  static description =
+    'Send real MNIST test images to a running `mnist-rnn serve` and report accuracy, errors, requests/s and latency p50/p95/p99'
+
+  static examples = [
+    '<%= config.bin %> client',
+    '<%= config.bin %> client --url http://127.0.0.1:5000 --api rest --num-tests 1000 --concurrency 16',
+    '<%= config.bin %> client --api flask --json',
+  ]
+
+  static flags = {
+    url: Flags.string({default: `http://${DEFAULT_HOST}:${DEFAULT_PORT}`, description: "the server's base URL"}),
+    api: Flags.option({options: CLIENT_APIS, default: 'flask' as ClientApi, description: "flask: the seed's POST / {\"data\"}; rest: TF Serving's POST /v1/models/NAME:predict"})(),
+    'model-name': Flags.string({default: DEFAULT_MODEL_NAME, description: 'model name for --api rest'}),
+    'num-tests': Flags.integer({default: 100, description: 'how many test images to send (one per request)'}),
+    concurrency: Flags.integer({default: 1, description: 'requests in flight at once'}),
+    'timeout-ms': Flags.integer({default: DEFAULT_TIMEOUT_MS, description: 'give up on a request after this long'}),
+    'data-dir': dataDirFlag,
+  }
+
+  async run(): Promise<LoadClientReport> {
+    const {flags} = await this.parse(Client)
+    const bar =
+      process.stderr.isTTY && !this.jsonEnabled()
+        ? new cliProgress.SingleBar({format: 'Sending [{bar}] {value}/{total} requests', stream: process.stderr}, cliProgress.Presets.shades_classic)
+        : undefined
+    let report: LoadClientReport
+    try {
+      report = await runLoadClient({
+        url: flags.url,
+        api: flags.api,
+        modelName: flags['model-name'],
+        numTests: flags['num-tests'],
+        concurrency: flags.concurrency,
+        dataDir: flags['data-dir'],
+        timeoutMs: flags['timeout-ms'],
+        onProgress: bar
+          ? (done, total) => {
+              if (!bar.isActive) bar.start(total, 0)
+              bar.update(done)
+            }
+          : undefined,
+      })
+    } finally {
+      bar?.stop()
+    }
+    for (const line of formatLoadClientReport(report)) this.log(line)
+    return report
+  }
+}

@@ -1,0 +1,179 @@
+import {UserError, errorMessage} from '../errors.js'
+import {loadMnistSplit} from '../data/mnist.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../model/weights.js'
+import {LatencySummary, summarizeLatencies} from './latency.js'
+import {DEFAULT_MODEL_NAME} from './serve-options.js'
+
+/** Which contract the client speaks: the seed's Flask route or TF Serving's REST :predict. */
+export const CLIENT_APIS = ['flask', 'rest'] as const
+export type ClientApi = (typeof CLIENT_APIS)[number]
+
+/** The MNIST test set holds 10,000 images; more tests than that cycle through it again. */
+const MNIST_TEST_IMAGES = 10_000
+const ERROR_SAMPLES = 5
+const MS_PER_SECOND = 1000
+
+export interface LoadClientOptions {
+  /** The server's base URL, e.g. http://127.0.0.1:5000 */
+  url: string
+  api: ClientApi
+  modelName?: string
+  numTests: number
+  concurrency: number
+  dataDir?: string
+  timeoutMs: number
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface LoadClientReport {
+  endpoint: string
+  api: ClientApi
+  concurrency: number
+  requests: number
+  answered: number
+  correct: number
+  errors: number
+  /** Correct answers over answered requests. */
+  accuracy: number
+  seconds: number
+  requestsPerSecond: number
+  latencyMs: LatencySummary
+  /** The first few distinct error messages. */
+  errorSamples: string[]
+}
+
+interface Answer {
+  probabilities: number[]
+}
+
+function checkOptions(options: LoadClientOptions): URL {
+  if (!Number.isInteger(options.numTests) || options.numTests < 1) throw new UserError(`--num-tests must be a whole number ≥ 1, got ${options.numTests}`)
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+    throw new UserError(`--concurrency must be a whole number ≥ 1, got ${options.concurrency}`)
+  }
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch {
+    throw new UserError(`--url ${options.url} is not a URL (expected e.g. http://127.0.0.1:5000)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--url must be http:// or https://, got ${options.url}`)
+  return url
+}
+
+/** Where requests go and how an image becomes a body. */
+function endpointOf(base: URL, api: ClientApi, modelName: string): {endpoint: string; bodyOf: (image: Float32Array) => string} {
+  const root = base.href.replace(/\/+$/, '')
+  if (api === 'flask') return {endpoint: `${root}/`, bodyOf: (image) => JSON.stringify({data: Array.from(image)})}
+  return {
+    endpoint: `${root}/v1/models/${encodeURIComponent(modelName)}:predict`,
+    bodyOf: (image) => {
+      const rows: number[][] = []
+      for (let r = 0; r < IMAGE_ROWS; r++) rows.push(Array.from(image.subarray(r * IMAGE_COLS, (r + 1) * IMAGE_COLS)))
+      return JSON.stringify({instances: [rows]})
+    },
+  }
+}
+
+function answerOf(api: ClientApi, body: unknown): Answer {
+  const rows = api === 'flask' ? (body as {y?: unknown}).y : (body as {predictions?: unknown}).predictions
+  const row = Array.isArray(rows) ? rows[0] : undefined
+  if (!Array.isArray(row) || row.length === 0 || !row.every((value) => typeof value === 'number')) {
+    throw new Error(`unexpected answer: ${JSON.stringify(body).slice(0, 80)}`)
+  }
+  return {probabilities: row}
+}
+
+function argmax(values: number[]): number {
+  let best = 0
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
+  return best
+}
+
+/** Why a request failed, in one line: the server's {"error"} or the network error's code. */
+function failureOf(error: unknown): string {
+  const cause = (error as {cause?: {code?: string; message?: string}}).cause
+  if (cause?.code) return cause.code
+  if ((error as Error).name === 'TimeoutError') return 'timed out'
+  return errorMessage(error).split('\n')[0]
+}
+
+/**
+ * The seed's client, grown up: sends real MNIST test images (one per request) to a running
+ * server with `concurrency` requests in flight, and reports accuracy, errors, throughput and
+ * latency percentiles.
+ */
+export async function runLoadClient(options: LoadClientOptions): Promise<LoadClientReport> {
+  const base = checkOptions(options)
+  const test = loadMnistSplit('test', options.dataDir, Math.min(options.numTests, MNIST_TEST_IMAGES))
+  const {endpoint, bodyOf} = endpointOf(base, options.api, options.modelName ?? DEFAULT_MODEL_NAME)
+  const latencies: number[] = []
+  const errorSamples = new Set<string>()
+  let next = 0
+  let done = 0
+  let correct = 0
+  let errors = 0
+  let unreachable = 0
+
+  const sendOne = async (index: number) => {
+    const slot = index % test.count
+    const sent = performance.now()
+    try {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: bodyOf(test.images.subarray(slot * IMAGE_PIXELS, (slot + 1) * IMAGE_PIXELS)),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      })
+      const body = (await response.json().catch(() => ({}))) as {error?: string}
+      if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.error ?? response.statusText}`)
+      const answer = answerOf(options.api, body)
+      latencies.push(performance.now() - sent)
+      if (argmax(answer.probabilities) === test.labels[slot]) correct++
+    } catch (error) {
+      errors++
+      const failure = failureOf(error)
+      if (failure === 'ECONNREFUSED' || failure === 'ENOTFOUND') unreachable++
+      if (errorSamples.size < ERROR_SAMPLES) errorSamples.add(failure)
+    }
+    options.onProgress?.(++done, options.numTests)
+  }
+
+  const started = performance.now()
+  const lanes = Array.from({length: Math.min(options.concurrency, options.numTests)}, async () => {
+    while (next < options.numTests) await sendOne(next++)
+  })
+  await Promise.all(lanes)
+  const seconds = (performance.now() - started) / MS_PER_SECOND
+  if (unreachable === options.numTests) throw new UserError(`cannot reach ${endpoint}: ${[...errorSamples][0]} (is mnist-rnn serve running?)`)
+
+  const answered = latencies.length
+  return {
+    endpoint,
+    api: options.api,
+    concurrency: options.concurrency,
+    requests: options.numTests,
+    answered,
+    correct,
+    errors,
+    accuracy: answered === 0 ? 0 : correct / answered,
+    seconds,
+    requestsPerSecond: answered / seconds,
+    latencyMs: summarizeLatencies(latencies),
+    errorSamples: [...errorSamples],
+  }
+}
+
+/** The report as the lines `mnist-rnn client` prints. */
+export function formatLoadClientReport(report: LoadClientReport): string[] {
+  const ms = (value: number) => `${value.toFixed(1)} ms`
+  const lines = [
+    `Sent ${report.requests} test images to ${report.endpoint} (${report.api} API), ${report.concurrency} at a time`,
+    `Accuracy:   ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.answered} answered)`,
+    `Errors:     ${report.errors}`,
+    `Throughput: ${report.requestsPerSecond.toFixed(1)} requests/s (${report.seconds.toFixed(2)} s)`,
+    `Latency:    p50 ${ms(report.latencyMs.p50)}, p95 ${ms(report.latencyMs.p95)}, p99 ${ms(report.latencyMs.p99)}`,
+  ]
+  for (const sample of report.errorSamples) lines.push(`  error: ${sample}`)
+  return lines
+}
