@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 
+import {SeededRandom} from '../data/random.js'
+
 export const IMAGE_ROWS = 28
 export const IMAGE_COLS = 28
 export const IMAGE_PIXELS = IMAGE_ROWS * IMAGE_COLS
@@ -55,7 +57,7 @@ export function createClassifierWeights(hidden: number, seed: number): Classifie
     bias.fill(FORGET_BIAS_INIT, hidden, 2 * hidden)
     return {
       kernel: tf.initializers.glorotUniform({seed}).apply(shapes.kernel),
-      recurrentKernel: tf.initializers.orthogonal({seed: seed + 1, gain: 1}).apply(shapes.recurrentKernel),
+      recurrentKernel: tf.tensor2d(orthogonalRows(hidden, 4 * hidden, seed + 1), [hidden, 4 * hidden]),
       bias: tf.tensor1d(bias),
       denseKernel: tf.initializers.glorotUniform({seed: seed + 2}).apply(shapes.denseKernel),
       denseBias: tf.zeros(shapes.denseBias),
@@ -64,6 +66,38 @@ export function createClassifierWeights(hidden: number, seed: number): Classifie
   const weights = variablesFrom(initial)
   for (const name of WEIGHT_NAMES) initial[name].dispose()
   return weights
+}
+
+/**
+ * Keras's orthogonal initialiser for a [rows, cols] matrix with rows ≤ cols: orthonormal rows, from
+ * the QR decomposition of a seeded normal matrix. TF.js's own version takes seconds for
+ * [128, 512] and warns about it; modified Gram–Schmidt in float64 takes milliseconds.
+ */
+export function orthogonalRows(rows: number, cols: number, seed: number): Float32Array {
+  const random = new SeededRandom(seed)
+  const basis: Float64Array[] = []
+  for (let row = 0; row < rows; row++) {
+    const vector = new Float64Array(cols)
+    for (let i = 0; i < cols; i++) vector[i] = standardNormal(random)
+    for (const previous of basis) {
+      let dot = 0
+      for (let i = 0; i < cols; i++) dot += vector[i] * previous[i]
+      for (let i = 0; i < cols; i++) vector[i] -= dot * previous[i]
+    }
+    let norm = 0
+    for (let i = 0; i < cols; i++) norm += vector[i] * vector[i]
+    norm = Math.sqrt(norm)
+    for (let i = 0; i < cols; i++) vector[i] /= norm
+    basis.push(vector)
+  }
+  const matrix = new Float32Array(rows * cols)
+  basis.forEach((vector, row) => matrix.set(vector, row * cols))
+  return matrix
+}
+
+function standardNormal(random: SeededRandom): number {
+  const u = 1 - random.next()
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next())
 }
 
 // Unnamed: TF.js variable names are unique per process, so fixed names would forbid a second set
