@@ -140,3 +140,24 @@ export async function grpcPredict(address: string, images: Float32Array, count: 
     client.close()
   }
 }
+
+/** The gRPC target of a client `--url` such as `grpc://127.0.0.1:9000`. */
+export function grpcAddressOfUrl(url: URL): string {
+  return url.host
+}
+
+/**
+ * Why a gRPC call failed, in one line and in the words the load client uses for HTTP:
+ * `ECONNREFUSED` / `ENOTFOUND` when the server cannot be reached, `timed out` at the deadline,
+ * otherwise `CODE: details`; undefined for errors that are not gRPC statuses.
+ */
+export function grpcFailureOf(error: unknown): string | undefined {
+  const {code, details} = error as Partial<grpc.ServiceError>
+  if (typeof code !== 'number' || typeof details !== 'string') return undefined
+  if (code === grpc.status.DEADLINE_EXCEEDED) return 'timed out'
+  if (code === grpc.status.UNAVAILABLE) {
+    if (/ECONNREFUSED/.test(details)) return 'ECONNREFUSED'
+    if (/Name resolution failed|ENOTFOUND/.test(details)) return 'ENOTFOUND'
+  }
+  return `${grpc.status[code]}: ${details}`
+}
