@@ -15,12 +15,13 @@ export default class Client extends MnistCommand {
     '<%= config.bin %> client',
     '<%= config.bin %> client --url http://127.0.0.1:5000 --api rest --num-tests 1000 --concurrency 16',
     '<%= config.bin %> client --api flask --json',
+    '<%= config.bin %> client --api grpc --url grpc://127.0.0.1:9000 --concurrency 16   # serve --grpc-port 9000',
   ]
 
   static flags = {
-    url: Flags.string({default: `http://${DEFAULT_HOST}:${DEFAULT_PORT}`, description: "the server's base URL"}),
-    api: Flags.option({options: CLIENT_APIS, default: 'flask' as ClientApi, description: "flask: the seed's POST / {\"data\"}; rest: TF Serving's POST /v1/models/NAME:predict"})(),
-    'model-name': Flags.string({default: DEFAULT_MODEL_NAME, description: 'model name for --api rest'}),
+    url: Flags.string({default: `http://${DEFAULT_HOST}:${DEFAULT_PORT}`, description: "the server's base URL (grpc://HOST:PORT for --api grpc)"}),
+    api: Flags.option({options: CLIENT_APIS, default: 'flask' as ClientApi, description: "flask: the seed's POST / {\"data\"}; rest: TF Serving's POST /v1/models/NAME:predict; grpc: TF Serving's gRPC PredictionService/Predict"})(),
+    'model-name': Flags.string({default: DEFAULT_MODEL_NAME, description: 'model name for --api rest and grpc'}),
     'num-tests': Flags.integer({default: 100, description: 'how many test images to send (one per request)'}),
     concurrency: Flags.integer({default: 1, description: 'requests in flight at once'}),
     'timeout-ms': Flags.integer({default: DEFAULT_TIMEOUT_MS, description: 'give up on a request after this long'}),

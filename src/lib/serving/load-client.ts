@@ -1,11 +1,12 @@
 import {UserError, errorMessage} from '../errors.js'
 import {loadMnistSplit} from '../data/mnist.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../model/weights.js'
+import {GrpcServingClient, grpcAddressOfUrl, grpcFailureOf} from './grpc-client.js'
 import {LatencySummary, summarizeLatencies} from './latency.js'
 import {DEFAULT_MODEL_NAME} from './serve-options.js'
 
-/** Which contract the client speaks: the seed's Flask route or TF Serving's REST :predict. */
-export const CLIENT_APIS = ['flask', 'rest'] as const
+/** Which contract the client speaks: the seed's Flask route, TF Serving's REST :predict or its gRPC Predict. */
+export const CLIENT_APIS = ['flask', 'rest', 'grpc'] as const
 export type ClientApi = (typeof CLIENT_APIS)[number]
 
 /** The MNIST test set holds 10,000 images; more tests than that cycle through it again. */
@@ -57,7 +58,9 @@ function checkOptions(options: LoadClientOptions): URL {
   } catch {
     throw new UserError(`--url ${options.url} is not a URL (expected e.g. http://127.0.0.1:5000)`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--url must be http:// or https://, got ${options.url}`)
+  if (options.api === 'grpc') {
+    if (url.protocol !== 'grpc:') throw new UserError(`--api grpc needs --url grpc://HOST:PORT (serve --grpc-port), got ${options.url}`)
+  } else if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--url must be http:// or https://, got ${options.url}`)
   return url
 }
 
@@ -92,6 +95,8 @@ function argmax(values: number[]): number {
 
 /** Why a request failed, in one line: the server's {"error"} or the network error's code. */
 function failureOf(error: unknown): string {
+  const grpcFailure = grpcFailureOf(error)
+  if (grpcFailure) return grpcFailure
   const cause = (error as {cause?: {code?: string; message?: string}}).cause
   if (cause?.code) return cause.code
   if ((error as Error).name === 'TimeoutError') return 'timed out'
@@ -106,7 +111,11 @@ function failureOf(error: unknown): string {
 export async function runLoadClient(options: LoadClientOptions): Promise<LoadClientReport> {
   const base = checkOptions(options)
   const test = loadMnistSplit('test', options.dataDir, Math.min(options.numTests, MNIST_TEST_IMAGES))
-  const {endpoint, bodyOf} = endpointOf(base, options.api, options.modelName ?? DEFAULT_MODEL_NAME)
+  const modelName = options.modelName ?? DEFAULT_MODEL_NAME
+  const grpcClient = options.api === 'grpc' ? new GrpcServingClient(grpcAddressOfUrl(base), modelName) : undefined
+  const {endpoint, bodyOf} = grpcClient
+    ? {endpoint: `grpc://${grpcAddressOfUrl(base)} tensorflow.serving.PredictionService/Predict`, bodyOf: undefined}
+    : endpointOf(base, options.api, modelName)
   const latencies: number[] = []
   const errorSamples = new Set<string>()
   let next = 0
@@ -118,18 +127,24 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
   const sendOne = async (index: number) => {
     const slot = index % test.count
     const sent = performance.now()
+    const image = test.images.subarray(slot * IMAGE_PIXELS, (slot + 1) * IMAGE_PIXELS)
     try {
-      const response = await fetch(endpoint, {
-        method: 'POST',
-        headers: {'content-type': 'application/json'},
-        body: bodyOf(test.images.subarray(slot * IMAGE_PIXELS, (slot + 1) * IMAGE_PIXELS)),
-        signal: AbortSignal.timeout(options.timeoutMs),
-      })
-      const body = (await response.json().catch(() => ({}))) as {error?: string}
-      if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.error ?? response.statusText}`)
-      const answer = answerOf(options.api, body)
+      let scores: number[]
+      if (grpcClient) {
+        scores = Array.from((await grpcClient.predict(image, 1, {encoding: 'tensor_content', deadlineMs: options.timeoutMs})).logits)
+      } else {
+        const response = await fetch(endpoint, {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: bodyOf!(image),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        })
+        const body = (await response.json().catch(() => ({}))) as {error?: string}
+        if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.error ?? response.statusText}`)
+        scores = answerOf(options.api, body).probabilities
+      }
       latencies.push(performance.now() - sent)
-      if (argmax(answer.probabilities) === test.labels[slot]) correct++
+      if (argmax(scores) === test.labels[slot]) correct++
     } catch (error) {
       errors++
       const failure = failureOf(error)
@@ -144,6 +159,7 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
     while (next < options.numTests) await sendOne(next++)
   })
   await Promise.all(lanes)
+  grpcClient?.close()
   const seconds = (performance.now() - started) / MS_PER_SECOND
   if (unreachable === options.numTests) throw new UserError(`cannot reach ${endpoint}: ${[...errorSamples][0]} (is mnist-rnn serve running?)`)
 
