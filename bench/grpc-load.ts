@@ -1,12 +1,19 @@
-import {GrpcPredictOptions, GrpcServingClient} from '../src/lib/serving/grpc-client.js'
+import * as grpc from '@grpc/grpc-js'
 
-export interface GrpcLoadOptions extends GrpcPredictOptions {
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/model/weights.js'
+import {loadServingProtos} from '../src/lib/serving/grpc-protos.js'
+import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc-tensor.js'
+import {DEFAULT_MODEL_NAME} from '../src/lib/serving/serve-options.js'
+
+export interface GrpcLoadOptions {
   /** Calls in flight at once. */
   concurrency: number
   durationMs: number
-  /** Test images, [count, 784] row-major; request i sends image i mod count. */
+  /** Test images, [count, 784] row-major; call i sends image i mod count. */
   images: Float32Array
   imageCount: number
+  encoding?: TensorEncoding
+  modelName?: string
 }
 
 export interface LoadFigures {
@@ -20,31 +27,40 @@ export interface LoadFigures {
   firstError?: string
 }
 
-const PIXELS = 784
-
 function percentile(sorted: number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]
 }
 
+const passBytes = (bytes: Buffer) => bytes
+
 /**
- * Drives single-image gRPC Predict calls at `concurrency` for `durationMs` over one channel, as
- * a client application would, and reports throughput and latency.
+ * Drives single-image gRPC Predict calls at `concurrency` for `durationMs` over one channel and
+ * reports throughput and latency. Like autocannon for REST, the request bodies are encoded once
+ * up front and answers are not decoded, so the figures measure the server, not this client.
  */
 export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Promise<LoadFigures> {
-  const client = new GrpcServingClient(address, options.modelName)
+  const predict = loadServingProtos().PredictionService.service.Predict
+  const bodies = Array.from({length: options.imageCount}, (_, i) =>
+    predict.requestSerialize({
+      model_spec: {name: options.modelName ?? DEFAULT_MODEL_NAME},
+      inputs: {x_input: floatTensorProto(options.images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), [1, IMAGE_ROWS, IMAGE_COLS], options.encoding)},
+    }),
+  )
+  const client = new grpc.Client(address, grpc.credentials.createInsecure())
+  const call = (body: Buffer) =>
+    new Promise<void>((resolve, reject) => client.makeUnaryRequest(predict.path, passBytes, passBytes, body, (error) => (error ? reject(error) : resolve())))
   const latencies: number[] = []
   let errors = 0
   let firstError: string | undefined
   let next = 0
   const started = performance.now()
   const deadline = started + options.durationMs
-  const worker = async () => {
+  const lane = async () => {
     while (performance.now() < deadline) {
-      const slot = next++ % options.imageCount
       const sent = performance.now()
       try {
-        await client.predict(options.images.subarray(slot * PIXELS, (slot + 1) * PIXELS), 1, options)
+        await call(bodies[next++ % bodies.length])
         latencies.push(performance.now() - sent)
       } catch (error) {
         errors++
@@ -52,7 +68,7 @@ export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Pr
       }
     }
   }
-  await Promise.all(Array.from({length: options.concurrency}, worker))
+  await Promise.all(Array.from({length: options.concurrency}, lane))
   const elapsedSeconds = (performance.now() - started) / 1000
   client.close()
   latencies.sort((a, b) => a - b)
@@ -65,12 +81,4 @@ export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Pr
     p99Ms: percentile(latencies, 0.99),
     ...(firstError ? {firstError} : {}),
   }
-}
-
-export function formatLoadFigures(label: string, figures: LoadFigures): string {
-  return (
-    `${label.padEnd(24)} c=${String(figures.concurrency).padStart(2)}  ${figures.requestsPerSecond.toFixed(0).padStart(6)} req/s  ` +
-    `p50 ${figures.p50Ms.toFixed(1).padStart(6)} ms  p99 ${figures.p99Ms.toFixed(1).padStart(6)} ms  errors ${figures.errors}` +
-    (figures.firstError ? `  (first: ${figures.firstError})` : '')
-  )
 }
