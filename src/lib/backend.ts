@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 import {createRequire} from 'node:module'
+import {availableParallelism} from 'node:os'
+import type {Worker as NodeWorker, WorkerOptions} from 'node:worker_threads'
+import {isMainThread} from 'node:worker_threads'
 
 import {UserError, errorMessage} from './errors.js'
 
@@ -43,7 +46,13 @@ async function loadNativePackage(): Promise<string | undefined> {
 async function loadWasmPackage(): Promise<string | undefined> {
   if (wasmRegistered) return undefined
   try {
-    await import('@tensorflow/tfjs-backend-wasm')
+    const wasm = await import('@tensorflow/tfjs-backend-wasm')
+    wasmThreadsCount = wasm.getThreadsCount
+    wasmThreads = configuredWasmThreads()
+    if (wasmThreads > 1) {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true)
+      wasm.setThreadsCount(wasmThreads)
+    }
     patchWasmTransposedMatMul()
     wasmRegistered = true
     return undefined
@@ -61,7 +70,7 @@ async function tryInitialise(name: BackendName): Promise<string | undefined> {
   const packageError = name === 'tensorflow' ? await loadNativePackage() : name === 'wasm' ? await loadWasmPackage() : undefined
   if (packageError) return packageError
   try {
-    const ready = await tf.setBackend(name)
+    const ready = name === 'wasm' ? await setWasmBackend() : await tf.setBackend(name)
     if (!ready) return `${name}: the backend failed to initialise`
     return undefined
   } catch (error) {
@@ -105,6 +114,7 @@ type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0]
 type KernelResult = ReturnType<tf.KernelConfig['kernelFunc']>
 
 let stockWasmBatchMatMul: tf.KernelConfig | undefined
+let patchedWasmBatchMatMul: tf.KernelConfig | undefined
 
 /**
  * The wasm backend's BatchMatMul with transposeA/transposeB is about 10x slower than an explicit
@@ -116,7 +126,7 @@ function patchWasmTransposedMatMul(): void {
   if (!stock || stockWasmBatchMatMul) return
   stockWasmBatchMatMul = stock
   tf.unregisterKernel('BatchMatMul', 'wasm')
-  tf.registerKernel({
+  patchedWasmBatchMatMul = {
     ...stock,
     kernelFunc: (args: KernelArgs): KernelResult => {
       const {transposeA, transposeB} = args.attrs as unknown as {transposeA: boolean; transposeB: boolean}
@@ -141,10 +151,116 @@ function patchWasmTransposedMatMul(): void {
       if (bPlain !== b) backend.disposeData(bPlain.dataId)
       return result
     },
-  })
+  }
+  tf.registerKernel(patchedWasmBatchMatMul)
+}
+
+/**
+ * Turns the transposed-matmul fix off (stock kernel) or back on, e.g. to measure what it gains.
+ * Kernels are looked up per call, so this takes effect at once.
+ */
+export function setWasmTransposedMatMulFix(enabled: boolean): void {
+  if (!stockWasmBatchMatMul || !patchedWasmBatchMatMul) return
+  tf.unregisterKernel('BatchMatMul', 'wasm')
+  tf.registerKernel(enabled ? patchedWasmBatchMatMul : stockWasmBatchMatMul)
 }
 
 /** The unpatched wasm BatchMatMul kernel, for tests that compare it with the patch. */
 export function stockWasmBatchMatMulKernel(): tf.KernelConfig | undefined {
   return stockWasmBatchMatMul
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multithreaded wasm in Node.
+//
+// tfjs-backend-wasm ships a build whose XNNPACK matmuls run on a pool of threads (about 2× faster
+// on 2 cores), but never uses it in Node: WASM_HAS_MULTITHREAD_SUPPORT is hard-wired false there
+// (tfjs issue 3830), and its emscripten glue would fail anyway: it starts each pthread worker from
+// a blob: URL, which Node's Worker refuses, caps the pool at os.cpus().length / 2 threads (1 on a
+// 2-core machine), and refs the worker of every running thread, so that the process would never
+// exit. While the backend initialises, these are bridged: workers asked for a blob: URL run the
+// worker script from source instead (the package ships it), are told to load the glue from its
+// file, and never keep the process alive; os.cpus() reports enough cores. Node's own Worker and
+// os.cpus are restored right after. If the threaded build still fails to start, the
+// single-threaded one is used.
+// ---------------------------------------------------------------------------------------------
+
+/** Threads for the wasm backend's matmuls; 1 selects the single-threaded build. */
+export const WASM_THREADS_ENV = 'MNIST_RNN_WASM_THREADS'
+
+let wasmThreads = 1
+let wasmThreadsCount: (() => number) | undefined
+
+/** Threads the wasm backend's matmuls run on; 0 before it has initialised. */
+export function wasmThreadsInUse(): number {
+  return tf.findBackend('wasm') && wasmThreadsCount ? wasmThreadsCount() : 0
+}
+
+function configuredWasmThreads(): number {
+  const configured = Number(process.env[WASM_THREADS_ENV])
+  if (Number.isInteger(configured) && configured >= 1) return configured
+  // Worker threads (the server's inference pool) are parallel already: one thread each.
+  return isMainThread ? availableParallelism() : 1
+}
+
+async function setWasmBackend(): Promise<boolean> {
+  if (wasmThreads <= 1 || tf.findBackend('wasm')) return tf.setBackend('wasm')
+  const restore = bridgeWasmThreadsToNode(wasmThreads)
+  let ready = false
+  try {
+    ready = await tf.setBackend('wasm')
+  } catch {
+    ready = false
+  } finally {
+    restore()
+  }
+  if (ready) return true
+  wasmThreads = 1
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
+  return tf.setBackend('wasm')
+}
+
+const WASM_THREADED_GLUE = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'
+const WASM_THREADED_WORKER = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js'
+/** The glue divides the logical core count by this before capping its thread pool. */
+const GLUE_CORES_PER_THREAD = 2
+
+/** Patches what the threaded glue needs from Node; returns the function that undoes it. */
+function bridgeWasmThreadsToNode(threads: number): () => void {
+  // The CommonJS module objects, whose properties the glue reads (ES module namespaces are frozen).
+  const workerThreads = require('node:worker_threads') as {Worker: typeof NodeWorker}
+  const os = require('node:os') as {cpus: typeof import('node:os').cpus}
+  const {Worker: StockWorker} = workerThreads
+  const stockCpus = os.cpus
+  const gluePath = require.resolve(WASM_THREADED_GLUE)
+  // A template literal in the shipped file: escape its newlines as the package itself does.
+  const workerSource = (require(WASM_THREADED_WORKER) as {wasmWorkerContents: string}).wasmWorkerContents.replace(/\n/g, '\\n')
+
+  class BlobUrlWorker extends StockWorker {
+    constructor(filename: string | URL, options?: WorkerOptions) {
+      if (typeof filename === 'string' && filename.startsWith('blob:')) super(workerSource, {...options, eval: true})
+      else super(filename, options)
+    }
+
+    override postMessage(message: unknown, transferList?: Parameters<NodeWorker['postMessage']>[1]): void {
+      const load = message as {cmd?: string; urlOrBlob?: unknown}
+      // The glue sends its own source as a Blob, which the worker cannot read synchronously.
+      if (load?.cmd === 'load' && typeof load.urlOrBlob !== 'string') message = {...load, urlOrBlob: gluePath}
+      super.postMessage(message, transferList)
+    }
+
+    /** XNNPACK's pool threads run as long as the backend: a ref'd worker would keep the process from exiting. */
+    override ref(): void {}
+  }
+
+  workerThreads.Worker = BlobUrlWorker
+  os.cpus = () => {
+    const cpus = stockCpus()
+    while (cpus.length > 0 && cpus.length < GLUE_CORES_PER_THREAD * threads) cpus.push(cpus[0])
+    return cpus
+  }
+  return () => {
+    workerThreads.Worker = StockWorker
+    os.cpus = stockCpus
+  }
 }

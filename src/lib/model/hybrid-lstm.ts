@@ -188,8 +188,9 @@ function runForward(
 }
 
 /**
- * One step back through the cell: from dh and dc (gradients at h_t and c_t, dc updated in place to
- * the gradient at c_{t−1}) to dz, the gradient at the step's gate pre-activations.
+ * One step back through the cell: from dh and dc (gradients at h_t and c_t; dc is updated in place
+ * to the gradient at c_{t−1}) to dz, the gradient at the step's gate pre-activations, written both
+ * as [batch, 4·units] rows and into columns column… of dZT [4·units, stride].
  */
 function cellBackward(
   s: Float32Array,
@@ -198,14 +199,19 @@ function cellBackward(
   dh: Float32Array,
   dc: Float32Array,
   dz: Float32Array,
+  dZT: Float32Array,
+  column: number,
+  stride: number,
   batch: number,
   units: number,
 ): void {
   const width = GATES * units
+  const gateStride = units * stride
   for (let b = 0; b < batch; b++) {
     const gateRow = b * width
     const unitRow = b * units
-    for (let j = 0; j < units; j++) {
+    let target = column + b
+    for (let j = 0; j < units; j++, target += stride) {
       const n = unitRow + j
       const i = s[gateRow + j]
       const f = s[gateRow + units + j]
@@ -214,19 +220,28 @@ function cellBackward(
       const tc = tanhOfCell[n]
       const dhn = dh[n]
       const dcn = dc[n] + dhn * o * (1 - tc * tc)
+      const di = dcn * g * i * (1 - i)
+      const df = dcn * previousCell[n] * f * (1 - f)
+      const dg = dcn * i * (1 - g * g)
+      const dout = dhn * tc * o * (1 - o)
       const out = gateRow + j
-      dz[out] = dcn * g * i * (1 - i)
-      dz[out + units] = dcn * previousCell[n] * f * (1 - f)
-      dz[out + 2 * units] = dcn * i * (1 - g * g)
-      dz[out + 3 * units] = dhn * tc * o * (1 - o)
+      dz[out] = di
+      dz[out + units] = df
+      dz[out + 2 * units] = dg
+      dz[out + 3 * units] = dout
+      dZT[target] = di
+      dZT[target + gateStride] = df
+      dZT[target + 2 * gateStride] = dg
+      dZT[target + 3 * gateStride] = dout
       dc[n] = dcn * f
     }
   }
 }
 
 /**
- * Backpropagation through time down to the gate pre-activations:
- * [time·batch, 4·units], rows ordered (step, example).
+ * Backpropagation through time down to the gate pre-activations of every step:
+ * dZᵀ [4·units, time·batch], columns ordered (step, example), the layout the weight gradient's
+ * matmul takes as its left operand.
  */
 function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
   const {dims, gates, cells, cellTanh} = trace
@@ -234,13 +249,14 @@ function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
   const width = GATES * units
   const gateSize = batch * width
   const cellSize = batch * units
-  const dZ = new Float32Array(time * gateSize)
+  const stepRows = batch * time
+  const dZT = new Float32Array(time * gateSize)
+  const dz = new Float32Array(gateSize)
   const dh = Float32Array.from(dLastHidden.dataSync() as Float32Array)
   const dc = new Float32Array(cellSize)
   withMatrixOps((ops) => {
     const recurrentT = ops.constant(transpose(trace.recurrentKernel, units, width), width, units)
     for (let t = time - 1; t >= 0; t--) {
-      const dz = dZ.subarray(t * gateSize, (t + 1) * gateSize)
       cellBackward(
         gates.subarray(t * gateSize, (t + 1) * gateSize),
         cells.subarray(t * cellSize, (t + 1) * cellSize),
@@ -248,45 +264,47 @@ function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
         dh,
         dc,
         dz,
+        dZT,
+        t * batch,
+        stepRows,
         batch,
         units,
       )
       if (t > 0) ops.matMul(dh, dz, batch, recurrentT)
     }
   })
-  return dZ
+  return dZT
 }
 
 /** [dKernel; dRecurrentKernel; dBias] as one [rowLength, 4·units] array: [x, h, 1]ᵀ·dZ over all steps. */
-function weightGradients(trace: Trace, dZ: Float32Array): Float32Array {
+function weightGradients(trace: Trace, dZT: Float32Array): Float32Array {
   const {dims, stepInputs} = trace
   const width = GATES * dims.units
   const rowLength = rowLengthOf(dims)
   const stepRows = dims.batch * dims.time
-  const out = new Float32Array(rowLength * width)
+  const transposed = new Float32Array(width * rowLength)
   withMatrixOps((ops) => {
-    // Transposing the step inputs in JS is 3× cheaper than transposing dZ, which the
-    // backend takes as is (as the right operand it gets repacked, which is fast).
-    ops.matMul(out, transpose(stepInputs, stepRows, rowLength), rowLength, ops.constant(dZ, stepRows, width))
+    // dZᵀ·[x, h, 1] rather than [x, h, 1]ᵀ·dZ: the wasm matmul repacks its right operand on every
+    // call, and the step inputs are a third the size of dZ.
+    ops.matMul(transposed, dZT, width, ops.constant(stepInputs, stepRows, rowLength))
   })
-  return out
+  return transpose(transposed, width, rowLength)
 }
 
-function inputGradient(trace: Trace, dZ: Float32Array): tf.Tensor3D {
+/** Rarely wanted (training differentiates with respect to the weights only), so simple over fast. */
+function inputGradient(trace: Trace, dZT: Float32Array): tf.Tensor3D {
   const {batch, time, features, units} = trace.dims
   const width = GATES * units
   const stepRows = batch * time
-  const byStep = new Float32Array(stepRows * features)
+  const transposed = new Float32Array(features * stepRows)
   withMatrixOps((ops) => {
-    const kernelT = ops.constant(transpose(trace.kernel, features, width), width, features)
-    ops.matMul(byStep, ops.constant(dZ, stepRows, width), stepRows, kernelT)
+    ops.matMul(transposed, ops.constant(trace.kernel, features, width), features, ops.constant(dZT, width, stepRows))
   })
-  // Rows of dZ are ordered (step, example); inputs are [example, step, feature].
+  // Columns are ordered (step, example); inputs are [example, step, feature].
   const dx = new Float32Array(batch * time * features)
-  for (let t = 0; t < time; t++) {
-    for (let b = 0; b < batch; b++) {
-      const source = (t * batch + b) * features
-      dx.set(byStep.subarray(source, source + features), (b * time + t) * features)
+  for (let f = 0; f < features; f++) {
+    for (let t = 0; t < time; t++) {
+      for (let b = 0; b < batch; b++) dx[(b * time + t) * features + f] = transposed[f * stepRows + t * batch + b]
     }
   }
   return tf.tensor3d(dx, [batch, time, features])
@@ -330,12 +348,12 @@ export function hybridLstmLastHidden(
     },
     (dy) => {
       const recorded = trace!
-      const dZ = once(() => backpropagate(recorded, dy))
-      const weights = once(() => weightGradients(recorded, dZ()))
+      const dZT = once(() => backpropagate(recorded, dy))
+      const weights = once(() => weightGradients(recorded, dZT()))
       const {features} = recorded.dims
       const width = GATES * units
       return {
-        inputs: () => inputGradient(recorded, dZ()),
+        inputs: () => inputGradient(recorded, dZT()),
         kernel: () => tf.tensor2d(weights().slice(0, features * width), [features, width]),
         recurrentKernel: () => tf.tensor2d(weights().slice(features * width, (features + units) * width), [units, width]),
         bias: () => tf.tensor1d(weights().slice((features + units) * width)),
