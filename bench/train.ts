@@ -24,10 +24,10 @@ const DATA_SEED = 7
 
 type ModelKind = 'stock-no-fix' | 'stock' | 'ours'
 
-const MODEL_LABELS: Record<ModelKind, string> = {
-  'stock-no-fix': 'stock tf.layers.lstm, stock wasm matmul',
-  stock: 'stock tf.layers.lstm, matmul fix',
-  ours: 'fast LSTM (ours)',
+function modelLabel(backend: 'wasm' | 'cpu', model: ModelKind): string {
+  if (model === 'ours') return 'fast LSTM (ours)'
+  if (backend === 'cpu') return 'stock tf.layers.lstm'
+  return model === 'stock' ? 'stock tf.layers.lstm, matmul fix' : 'stock tf.layers.lstm, stock wasm matmul'
 }
 
 /** Timed steps per round: the stock models are slow, and the cpu ones very slow. */
@@ -129,7 +129,7 @@ function report(results: Result[]): string {
     return [
       result.backend,
       result.backend === 'wasm' ? String(result.threads) : '-',
-      MODEL_LABELS[result.model],
+      modelLabel(result.backend, result.model),
       fixed(result.msPerStep),
       String(result.steps),
       baseline ? `${fixed(baseline.msPerStep / result.msPerStep)}×` : '',
