@@ -135,6 +135,28 @@ for (const backend of ['wasm', 'cpu'] as const) {
       })
     })
 
+    it('gives the same gradients again when it reuses its scratch arrays, and with two LSTM passes in one loss', () => {
+      tf.tidy(() => {
+        const first = randomImages(6, 11)
+        const second = randomImages(6, 12)
+        const projection = tf.randomNormal([DEFAULT_HIDDEN_UNITS, 1], 0, 1, 'float32', 13)
+        const variables = [weights.kernel, weights.recurrentKernel, weights.bias]
+        const gradients = (implementation: typeof lstmLastHidden) =>
+          tf.variableGrads(() => {
+            const a = implementation(first, weights.kernel, weights.recurrentKernel, weights.bias)
+            const b = implementation(second, weights.kernel, weights.recurrentKernel, weights.bias)
+            return tf.sum(tf.matMul(tf.mul(a, b), projection)) as tf.Scalar
+          }, variables).grads
+        const once = gradients(lstmLastHidden)
+        const again = gradients(lstmLastHidden)
+        const expected = gradients(opsLstmLastHidden)
+        for (const variable of variables) {
+          expect(again[variable.name].dataSync()).toEqual(once[variable.name].dataSync())
+          expect(relativeError(once[variable.name], expected[variable.name]), variable.name).toBeLessThan(RELATIVE_TOLERANCE)
+        }
+      })
+    })
+
     it('leaves no tensor behind after a forward and backward pass, nor after inference', () => {
       const images = randomImages(4, 3)
       const labels = randomLabels(4, 4)

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 
+import {ArrayPool} from './array-pool.js'
 import {lazyGradientOp} from './lazy-gradient.js'
 import {withMatrixOps} from './matrix-ops.js'
 
@@ -21,6 +22,14 @@ import {withMatrixOps} from './matrix-ops.js'
 const GATES = 4
 /** Position of the cell candidate among the Keras gates i, f, c, o. */
 const CELL_GATE = 2
+
+/**
+ * Scratch and trace arrays, reused from one pass to the next. An array goes back once its last
+ * reader is done: the forward pass's scratch at its end, the trace in backpropagate and
+ * weightGradients (each runs at most once per trace). Arrays that become tensors never go back:
+ * the cpu backend keeps the array it is given.
+ */
+const pool = new ArrayPool()
 
 interface Dims {
   batch: number
@@ -80,11 +89,12 @@ function stepWeights(kernel: Float32Array, recurrentKernel: Float32Array, bias: 
   return combined
 }
 
-/** Every step's input rows with x_t and the constant 1 filled in; h_{t−1} is left at 0. */
+/** Every step's input rows with x_t and the constant 1 filled in, and h_{−1} = 0. */
 function stepInputsFor(x: Float32Array, dims: Dims): Float32Array {
   const {batch, time, features} = dims
   const rowLength = rowLengthOf(dims)
-  const stepInputs = new Float32Array(time * batch * rowLength)
+  const stepInputs = pool.take(time * batch * rowLength)
+  stepInputs.fill(0, 0, batch * rowLength)
   for (let t = 0; t < time; t++) {
     for (let b = 0; b < batch; b++) {
       const row = (t * batch + b) * rowLength
@@ -161,10 +171,11 @@ function runForward(
   const stepInputs = stepInputsFor(inputs.dataSync() as Float32Array, dims)
   // With a trace every step keeps its own slice; without, one step's worth is reused.
   const steps = keepTrace ? time : 1
-  const gates = new Float32Array(steps * gateSize)
-  const cells = new Float32Array((steps + 1) * cellSize)
-  const cellTanh = new Float32Array(steps * cellSize)
-  const doubledCell = new Float32Array(cellSize)
+  const gates = pool.take(steps * gateSize)
+  const cells = pool.take((steps + 1) * cellSize)
+  cells.fill(0, 0, cellSize)
+  const cellTanh = pool.take(steps * cellSize)
+  const doubledCell = pool.take(cellSize)
   const lastHidden = new Float32Array(cellSize)
 
   withMatrixOps((ops) => {
@@ -183,8 +194,12 @@ function runForward(
       if (!keepTrace) previousCell.set(cell)
     }
   })
-  const trace = keepTrace ? {dims, stepInputs, gates, cells, cellTanh, kernel: w, recurrentKernel: u} : undefined
-  return {lastHidden, trace}
+  pool.give(doubledCell)
+  if (!keepTrace) {
+    pool.give(stepInputs, gates, cells, cellTanh)
+    return {lastHidden}
+  }
+  return {lastHidden, trace: {dims, stepInputs, gates, cells, cellTanh, kernel: w, recurrentKernel: u}}
 }
 
 /**
@@ -250,10 +265,13 @@ function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
   const gateSize = batch * width
   const cellSize = batch * units
   const stepRows = batch * time
+  // Not from the pool: the gradient thunks hold on to it for as long as the engine keeps them.
   const dZT = new Float32Array(time * gateSize)
-  const dz = new Float32Array(gateSize)
-  const dh = Float32Array.from(dLastHidden.dataSync() as Float32Array)
-  const dc = new Float32Array(cellSize)
+  const dz = pool.take(gateSize)
+  const dh = pool.take(cellSize)
+  dh.set(dLastHidden.dataSync() as Float32Array)
+  const dc = pool.take(cellSize)
+  dc.fill(0)
   withMatrixOps((ops) => {
     const recurrentT = ops.constant(transpose(trace.recurrentKernel, units, width), width, units)
     for (let t = time - 1; t >= 0; t--) {
@@ -273,6 +291,7 @@ function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
       if (t > 0) ops.matMul(dh, dz, batch, recurrentT)
     }
   })
+  pool.give(gates, cells, cellTanh, dz, dh, dc)
   return dZT
 }
 
@@ -282,13 +301,16 @@ function weightGradients(trace: Trace, dZT: Float32Array): Float32Array {
   const width = GATES * dims.units
   const rowLength = rowLengthOf(dims)
   const stepRows = dims.batch * dims.time
-  const transposed = new Float32Array(width * rowLength)
+  const transposed = pool.take(width * rowLength)
   withMatrixOps((ops) => {
     // dZᵀ·[x, h, 1] rather than [x, h, 1]ᵀ·dZ: the wasm matmul repacks its right operand on every
     // call, and the step inputs are a third the size of dZ.
     ops.matMul(transposed, dZT, width, ops.constant(stepInputs, stepRows, rowLength))
   })
-  return transpose(transposed, width, rowLength)
+  pool.give(stepInputs)
+  const gradients = transpose(transposed, width, rowLength)
+  pool.give(transposed)
+  return gradients
 }
 
 /** Rarely wanted (training differentiates with respect to the weights only), so simple over fast. */
