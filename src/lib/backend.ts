@@ -187,6 +187,11 @@ export function stockWasmBatchMatMulKernel(): tf.KernelConfig | undefined {
 
 /** Threads for the wasm backend's matmuls; 1 selects the single-threaded build. */
 export const WASM_THREADS_ENV = 'MNIST_RNN_WASM_THREADS'
+/**
+ * Default thread cap: the LSTM's per-step matmuls are ~20 MFLOP, and split further their parts
+ * cost more in hand-offs than they save (the build also has only 8 workers).
+ */
+const MAX_DEFAULT_WASM_THREADS = 4
 
 let wasmThreads = 1
 let wasmThreadsCount: (() => number) | undefined
@@ -200,7 +205,7 @@ function configuredWasmThreads(): number {
   const configured = Number(process.env[WASM_THREADS_ENV])
   if (Number.isInteger(configured) && configured >= 1) return configured
   // Worker threads (the server's inference pool) are parallel already: one thread each.
-  return isMainThread ? availableParallelism() : 1
+  return isMainThread ? Math.min(availableParallelism(), MAX_DEFAULT_WASM_THREADS) : 1
 }
 
 async function setWasmBackend(): Promise<boolean> {

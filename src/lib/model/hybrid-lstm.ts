@@ -265,8 +265,7 @@ function backpropagate(trace: Trace, dLastHidden: tf.Tensor): Float32Array {
   const gateSize = batch * width
   const cellSize = batch * units
   const stepRows = batch * time
-  // Not from the pool: the gradient thunks hold on to it for as long as the engine keeps them.
-  const dZT = new Float32Array(time * gateSize)
+  const dZT = pool.take(time * gateSize)
   const dz = pool.take(gateSize)
   const dh = pool.take(cellSize)
   dh.set(dLastHidden.dataSync() as Float32Array)
@@ -371,11 +370,22 @@ export function hybridLstmLastHidden(
     (dy) => {
       const recorded = trace!
       const dZT = once(() => backpropagate(recorded, dy))
-      const weights = once(() => weightGradients(recorded, dZT()))
+      // The engine asks for input gradients in the order of the inputs below, so once the weights'
+      // have been computed the images' is done or not wanted: dZᵀ can go back to the pool.
+      let released = false
+      const weights = once(() => {
+        const gradients = weightGradients(recorded, dZT())
+        pool.give(dZT())
+        released = true
+        return gradients
+      })
       const {features} = recorded.dims
       const width = GATES * units
       return {
-        inputs: () => inputGradient(recorded, dZT()),
+        inputs: () => {
+          if (released) throw new Error('hybrid LSTM: the images\' gradient was asked for after the weights\'')
+          return inputGradient(recorded, dZT())
+        },
         kernel: () => tf.tensor2d(weights().slice(0, features * width), [features, width]),
         recurrentKernel: () => tf.tensor2d(weights().slice(features * width, (features + units) * width), [units, width]),
         bias: () => tf.tensor1d(weights().slice((features + units) * width)),
