@@ -301,11 +301,16 @@ function weightGradients(trace: Trace, dZT: Float32Array): Float32Array {
   const rowLength = rowLengthOf(dims)
   const stepRows = dims.batch * dims.time
   const transposed = pool.take(width * rowLength)
-  withMatrixOps((ops) => {
-    // dZᵀ·[x, h, 1] rather than [x, h, 1]ᵀ·dZ: the wasm matmul repacks its right operand on every
-    // call, and the step inputs are a third the size of dZ.
-    ops.matMul(transposed, dZT, width, ops.constant(stepInputs, stepRows, rowLength))
-  })
+  if (stepRows === 0) {
+    // XNNPACK rejects a product over zero rows; an empty batch has zero gradients.
+    transposed.fill(0)
+  } else {
+    withMatrixOps((ops) => {
+      // dZᵀ·[x, h, 1] rather than [x, h, 1]ᵀ·dZ: the wasm matmul repacks its right operand on
+      // every call, and the step inputs are a third the size of dZ.
+      ops.matMul(transposed, dZT, width, ops.constant(stepInputs, stepRows, rowLength))
+    })
+  }
   pool.give(stepInputs)
   const gradients = transpose(transposed, width, rowLength)
   pool.give(transposed)
@@ -318,9 +323,11 @@ function inputGradient(trace: Trace, dZT: Float32Array): tf.Tensor3D {
   const width = GATES * units
   const stepRows = batch * time
   const transposed = new Float32Array(features * stepRows)
-  withMatrixOps((ops) => {
-    ops.matMul(transposed, ops.constant(trace.kernel, features, width), features, ops.constant(dZT, width, stepRows))
-  })
+  if (stepRows > 0) {
+    withMatrixOps((ops) => {
+      ops.matMul(transposed, ops.constant(trace.kernel, features, width), features, ops.constant(dZT, width, stepRows))
+    })
+  }
   // Columns are ordered (step, example); inputs are [example, step, feature].
   const dx = new Float32Array(batch * time * features)
   for (let f = 0; f < features; f++) {
