@@ -52,7 +52,6 @@ export default class Serve extends MnistCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
     const json = this.jsonEnabled()
-    const backend = await this.useBackend(flags.backend)
     const options: ServeOptions = {
       host: flags.host,
       port: flags.port,
@@ -66,7 +65,8 @@ export default class Serve extends MnistCommand {
       workers: flags.workers,
       pollSeconds: flags['poll-seconds'],
       bodyLimit: flags['body-limit'],
-      backend,
+      // The inference workers select it; this thread runs no model.
+      backend: flags.backend,
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)
@@ -79,8 +79,8 @@ export default class Serve extends MnistCommand {
     }
     const frontends = flags['grpc-port'] === undefined ? [] : [grpcFrontend({host: flags.host, port: flags['grpc-port']})]
     const server = await startServer(options, log, frontends)
-    if (json) print(startupInfo(server, options, backend), '')
-    else for (const line of startupLines(server, options, backend)) this.log(line)
+    if (json) print(startupInfo(server, options), '')
+    else for (const line of startupLines(server, options)) this.log(line)
 
     const signal = await waitForShutdownSignal((again) => print({event: 'forced', signal: again}, `${again} again: stopping now`, 'stderr'))
     print({event: 'draining', signal}, `${signal}: no new connections; finishing in-flight requests…`)

@@ -1,16 +1,17 @@
 import {Worker} from 'node:worker_threads'
 
-import {BackendName} from '../backend.js'
-import {errorMessage} from '../errors.js'
+import {BackendChoice, BackendName} from '../backend.js'
+import {UserError, errorMessage} from '../errors.js'
 import {ModelWeightsMessage} from './model-runner.js'
 import {ServingError, ServingLog} from './types.js'
-import {InferenceWorkerData, WorkerReply, WorkerRequest} from './worker-messages.js'
+import {InferenceWorkerData, WorkerMessage, WorkerReply, WorkerRequest, WorkerStartup} from './worker-messages.js'
 import {startModuleWorker} from './worker-script.js'
 
 export interface InferencePoolOptions {
   /** Worker threads, each holding every loaded version. */
   workers: number
-  backend: BackendName
+  /** Each worker selects it itself (the main thread runs no model). */
+  backend: BackendChoice
   /** The largest batch; each worker warms a new version with one this size. */
   warmBatchSize: number
   log: ServingLog
@@ -43,6 +44,8 @@ interface Pending {
 interface WorkerSlot {
   index: number
   worker: Worker
+  /** Its backend is up. */
+  ready: boolean
   /** Versions this worker has loaded and warmed. */
   loaded: Set<number>
   /** The batch it is running, if any. */
@@ -66,6 +69,9 @@ export class InferencePool {
   private nextRequestId = 1
   private consecutiveCrashes = 0
   private closing = false
+  /** Settles once, when the first workers are all up or one of them cannot start. */
+  private startup: {resolve: (backend: BackendName) => void; reject: (error: Error) => void} | undefined
+  private readonly started: Promise<BackendName>
   /** Workers restarted after dying, since start. */
   restarts = 0
 
@@ -73,7 +79,18 @@ export class InferencePool {
     private readonly options: InferencePoolOptions,
     private readonly onWorkerRestart: () => void = () => {},
   ) {
+    this.started = new Promise((resolve, reject) => (this.startup = {resolve, reject}))
+    // Not an unhandled rejection if it fails before start() is awaited.
+    this.started.catch(() => {})
     for (let index = 0; index < options.workers; index++) this.slots.push(this.spawn(index))
+  }
+
+  /**
+   * Resolves with the backend the workers chose once every worker is up; a UserError saying why
+   * when one cannot start (say, --backend tensorflow where it is not installed).
+   */
+  start(): Promise<BackendName> {
+    return this.started
   }
 
   get size(): number {
@@ -131,8 +148,8 @@ export class InferencePool {
   private spawn(index: number): WorkerSlot {
     const workerData: InferenceWorkerData = {backend: this.options.backend, warmBatchSize: this.options.warmBatchSize}
     const worker = startModuleWorker(WORKER_MODULE, {workerData})
-    const slot: WorkerSlot = {index, worker, loaded: new Set(), pending: new Map(), numTensors: 0, exited: false}
-    worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply))
+    const slot: WorkerSlot = {index, worker, ready: false, loaded: new Set(), pending: new Map(), numTensors: 0, exited: false}
+    worker.on('message', (message: WorkerMessage) => (message.type === 'reply' ? this.onReply(slot, message) : this.onStartup(slot, message)))
     worker.on('error', (error) => {
       slot.exitReason = errorMessage(error).split('\n')[0]
     })
@@ -169,6 +186,22 @@ export class InferencePool {
     })
   }
 
+  private onStartup(slot: WorkerSlot, message: WorkerStartup): void {
+    if (message.type === 'failed') {
+      slot.exitReason = message.error
+      if (this.startup) this.startup.reject(new UserError(`inference worker ${slot.index} cannot start: ${message.error}`))
+      else this.options.log.error(`inference worker ${slot.index} cannot start: ${message.error}`)
+      this.startup = undefined
+      void slot.worker.terminate()
+      return
+    }
+    slot.ready = true
+    if (this.startup && this.slots.every((candidate) => candidate.ready)) {
+      this.startup.resolve(message.backend)
+      this.startup = undefined
+    }
+  }
+
   private onReply(slot: WorkerSlot, reply: WorkerReply): void {
     slot.numTensors = reply.numTensors
     const pending = slot.pending.get(reply.id)
@@ -193,11 +226,11 @@ export class InferencePool {
         continue
       }
       this.jobs.splice(i, 1)
-      this.start(slot, job)
+      this.startJob(slot, job)
     }
   }
 
-  private start(slot: WorkerSlot, job: Job): void {
+  private startJob(slot: WorkerSlot, job: Job): void {
     slot.job = job
     this.request(slot, {type: 'run', version: job.version, images: job.images, count: job.count}).then(
       (reply) => {
@@ -223,6 +256,10 @@ export class InferencePool {
     slot.pending.clear()
     const job = slot.job
     slot.job = undefined
+    if (this.startup) {
+      this.startup.reject(new UserError(`inference worker ${slot.index} exited while starting (${reason})`))
+      this.startup = undefined
+    }
     if (this.closing) {
       job?.reject(new ServingError('UNAVAILABLE', 'the server is shutting down', 1))
       return

@@ -1,6 +1,6 @@
 import {availableParallelism} from 'node:os'
 
-import {BackendName} from '../backend.js'
+import {BackendChoice} from '../backend.js'
 import {UserError} from '../errors.js'
 import {DEFAULT_EXPORT_DIR} from '../export/format.js'
 
@@ -27,7 +27,8 @@ export interface ServeOptions {
   pollSeconds: number
   /** Largest JSON body, in body-parser's notation ("1mb", "512kb"). */
   bodyLimit: string
-  backend: BackendName
+  /** Chosen by each inference worker (auto: tensorflow, else wasm, else cpu). */
+  backend: BackendChoice
 }
 
 export const SERVE_DEFAULTS = {

@@ -1,6 +1,7 @@
 import {Server, createServer} from 'node:http'
 import {AddressInfo} from 'node:net'
 
+import {BackendName} from '../backend.js'
 import {UserError, errorMessage} from '../errors.js'
 import {Batcher} from './batcher.js'
 import {InferencePool} from './inference-pool.js'
@@ -34,6 +35,8 @@ export interface RunningServer {
   version: number
   signatures: Record<string, SignatureDef>
   workers: number
+  /** The backend the inference workers run on. */
+  backend: BackendName
   frontends: ServingFrontend[]
   core: ServingCore
   metrics: ServingMetrics
@@ -64,7 +67,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     },
     pool,
   )
+  let backend: BackendName
   try {
+    backend = await pool.start()
     await manager.start()
   } catch (error) {
     await pool.close()
@@ -127,6 +132,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     version: metadata.version,
     signatures: metadata.signatures,
     workers: options.workers,
+    backend,
     frontends,
     core,
     metrics,

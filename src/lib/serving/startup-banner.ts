@@ -1,4 +1,3 @@
-import {BackendName} from '../backend.js'
 import {RunningServer} from './server.js'
 import {ServeOptions} from './serve-options.js'
 import {TensorInfo} from './types.js'
@@ -8,7 +7,7 @@ function tensorText(alias: string, info: TensorInfo): string {
 }
 
 /** What `serve` prints once it listens: model, version, signature, backend, workers, URLs. */
-export function startupLines(server: RunningServer, options: ServeOptions, backend: BackendName): string[] {
+export function startupLines(server: RunningServer, options: ServeOptions): string[] {
   const signatures = Object.entries(server.signatures).map(([name, def]) => {
     const inputs = Object.entries(def.inputs).map(([alias, info]) => tensorText(alias, info))
     const outputs = Object.entries(def.outputs).map(([alias, info]) => tensorText(alias, info))
@@ -21,7 +20,7 @@ export function startupLines(server: RunningServer, options: ServeOptions, backe
   return [
     `Model ${server.modelName} version ${server.version} from ${options.modelDir}${options.version === undefined ? ` (watching for new versions every ${options.pollSeconds} s)` : ' (pinned)'}`,
     `Signature ${signatures.join('; ')}`,
-    `Backend ${backend}, ${server.workers} inference worker${server.workers === 1 ? '' : 's'}, ${batching}, queue ${options.maxQueue}`,
+    `Backend ${server.backend}, ${server.workers} inference worker${server.workers === 1 ? '' : 's'}, ${batching}, queue ${options.maxQueue}`,
     `  POST ${server.url}/                 Flask: {"data": [784 pixels]} → {"y": [[10 probabilities]]}`,
     `  POST ${model}:predict   TF Serving: {"instances": [...]} or {"inputs": [...]}`,
     `  GET  ${model}           status;  GET ${model}/metadata`,
@@ -32,7 +31,7 @@ export function startupLines(server: RunningServer, options: ServeOptions, backe
 }
 
 /** The same facts as one object, for `serve --json`. */
-export function startupInfo(server: RunningServer, options: ServeOptions, backend: BackendName) {
+export function startupInfo(server: RunningServer, options: ServeOptions) {
   return {
     event: 'listening',
     url: server.url,
@@ -41,7 +40,7 @@ export function startupInfo(server: RunningServer, options: ServeOptions, backen
     version: server.version,
     modelDir: options.modelDir,
     signatures: server.signatures,
-    backend,
+    backend: server.backend,
     workers: server.workers,
     batching: options.batching,
     maxBatchSize: options.maxBatchSize,
