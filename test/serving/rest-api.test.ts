@@ -169,6 +169,8 @@ const BAD_INPUTS: Array<{name: string; method?: string; path: string; body?: unk
   {name: 'malformed JSON', path: '/', body: '{"data": [1, 2', status: 400, error: /^malformed JSON: /},
   {name: 'NaN literal (not JSON)', path: '/', body: '{"data": [NaN]}', status: 400, error: /NaN and Infinity are not JSON numbers/},
   {name: 'a non-JSON content type', path: '/', body: 'data=1', contentType: 'text/plain', status: 415, error: /Content-Type must be application\/json, got text\/plain/},
+  {name: 'a JSON body in another charset', path: '/', body: '{"data": []}', contentType: 'application/json; charset=latin1', status: 415, error: /unsupported charset "latin1"/},
+  {name: 'an empty body', path: '/v1/models/mnist:predict', body: '', status: 400, error: /^empty body: send a JSON object$/},
   {name: 'a body over the limit', path: '/', body: `{"data": [${'0.5,'.repeat(300_000)}0]}`, status: 413, error: /over the 1mb limit/},
   {name: 'a body that is not an object', path: '/', body: [1, 2], status: 400, error: /the body must be a JSON object, got a list/},
   {name: 'missing "data"', path: '/', body: {image: pixels()}, status: 400, error: /^missing "data"/},

@@ -45,7 +45,15 @@ export const SERVE_DEFAULTS = {
   bodyLimit: '1mb',
 } as const
 
-const BODY_LIMIT_PATTERN = /^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i
+const BODY_LIMIT_PATTERN = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i
+const BYTES_PER_UNIT: Record<string, number> = {b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3}
+
+/** Bytes in a size like "1mb" or "512kb" (binary units, as body-parser reads them); NaN if malformed. */
+export function parseByteSize(text: string): number {
+  const match = BODY_LIMIT_PATTERN.exec(text.trim())
+  if (!match) return Number.NaN
+  return Math.floor(Number(match[1]) * BYTES_PER_UNIT[(match[2] ?? 'b').toLowerCase()])
+}
 const MAX_PORT = 65535
 
 /** UserError naming the first option out of range. */
@@ -61,6 +69,6 @@ export function checkServeOptions(options: ServeOptions): void {
   if (options.version !== undefined) wholeAtLeast('--version', options.version, 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
-  if (!BODY_LIMIT_PATTERN.test(options.bodyLimit)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
+  if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
   if (!options.modelName || /[/:\s]/.test(options.modelName)) throw new UserError(`--model-name must be a word without "/", ":" or spaces, got "${options.modelName}"`)
 }

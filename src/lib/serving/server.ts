@@ -7,8 +7,8 @@ import {Batcher} from './batcher.js'
 import {InferencePool} from './inference-pool.js'
 import {ServingMetrics} from './metrics.js'
 import {ModelManager} from './model-manager.js'
-import {createRestApp} from './rest-app.js'
-import {ServeOptions, checkServeOptions} from './serve-options.js'
+import {createRestListener} from './rest-app.js'
+import {ServeOptions, checkServeOptions, parseByteSize} from './serve-options.js'
 import {BatchingServingCore} from './serving-core.js'
 import {ServingCore, ServingLog, SignatureDef} from './types.js'
 
@@ -90,8 +90,16 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   const core = new BatchingServingCore(manager, batcher)
 
   let draining = false
-  const app = createRestApp({core, modelName: options.modelName, metrics, bodyLimit: options.bodyLimit, log, isDraining: () => draining})
-  const server = createServer(app)
+  const listener = createRestListener({
+    core,
+    modelName: options.modelName,
+    metrics,
+    bodyLimitBytes: parseByteSize(options.bodyLimit),
+    bodyLimitText: options.bodyLimit,
+    log,
+    isDraining: () => draining,
+  })
+  const server = createServer(listener)
   // Once draining, a connection that finished its request is closed instead of kept alive.
   server.on('request', (_request, response) => response.on('finish', () => draining && setImmediate(() => server.closeIdleConnections())))
   let port: number
