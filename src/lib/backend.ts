@@ -173,8 +173,8 @@ export function stockWasmBatchMatMulKernel(): tf.KernelConfig | undefined {
 // ---------------------------------------------------------------------------------------------
 // Multithreaded wasm in Node.
 //
-// tfjs-backend-wasm ships a build whose XNNPACK matmuls run on a pool of threads (about 2× faster
-// on 2 cores), but never uses it in Node: WASM_HAS_MULTITHREAD_SUPPORT is hard-wired false there
+// tfjs-backend-wasm ships a build whose XNNPACK kernels run on a pool of threads (large matmuls 2×
+// faster on 2 free cores), but never uses it in Node: WASM_HAS_MULTITHREAD_SUPPORT is hard-wired false there
 // (tfjs issue 3830), and its emscripten glue would fail anyway: it starts each pthread worker from
 // a blob: URL, which Node's Worker refuses, caps the pool at os.cpus().length / 2 threads (1 on a
 // 2-core machine), and refs the worker of every running thread, so that the process would never
@@ -188,9 +188,13 @@ export function stockWasmBatchMatMulKernel(): tf.KernelConfig | undefined {
 /** Threads for the wasm backend's matmuls; 1 selects the single-threaded build. */
 export const WASM_THREADS_ENV = 'MNIST_RNN_WASM_THREADS'
 /**
- * Default thread cap: the LSTM's per-step matmuls are ~20 MFLOP, and split further their parts
- * cost more in hand-offs than they save (the build also has only 8 workers).
+ * Every kernel on the threaded build waits until each pool thread has checked in. When another
+ * process keeps a core busy that wait can last a scheduler slice: measured on 2 busy cores, one
+ * image took 28 ms instead of 2. So by default the pool is used only with 4 cores or more, on at
+ * most half of them, leaving the rest for everything else; MNIST_RNN_WASM_THREADS overrides.
  */
+const MIN_CORES_FOR_DEFAULT_THREADS = 4
+/** The LSTM's per-step matmuls are ~20 MFLOP: split further, hand-offs cost more than they save. */
 const MAX_DEFAULT_WASM_THREADS = 4
 
 let wasmThreads = 1
@@ -205,7 +209,9 @@ function configuredWasmThreads(): number {
   const configured = Number(process.env[WASM_THREADS_ENV])
   if (Number.isInteger(configured) && configured >= 1) return configured
   // Worker threads (the server's inference pool) are parallel already: one thread each.
-  return isMainThread ? Math.min(availableParallelism(), MAX_DEFAULT_WASM_THREADS) : 1
+  const cores = availableParallelism()
+  if (!isMainThread || cores < MIN_CORES_FOR_DEFAULT_THREADS) return 1
+  return Math.min(Math.floor(cores / 2), MAX_DEFAULT_WASM_THREADS)
 }
 
 async function setWasmBackend(): Promise<boolean> {
