@@ -25,7 +25,7 @@ export interface ConstantMatrix {
 
 /** Runs fn with matrix operations for the active backend and frees them afterwards. */
 export function withMatrixOps<T>(fn: (ops: MatrixOps) => T): T {
-  const ops = tf.getBackend() === 'wasm' ? new WasmMatrixOps() : new TensorMatrixOps()
+  const ops = tf.getBackend() === 'wasm' && hasWasmInternals(tf.backend()) ? new WasmMatrixOps() : new TensorMatrixOps()
   try {
     return fn(ops)
   } finally {
@@ -81,6 +81,19 @@ interface WasmBackend {
 }
 
 type KernelFunc = tf.KernelConfig['kernelFunc']
+
+/** Another tfjs-backend-wasm version may lay out its internals differently: then tf ops are used. */
+function hasWasmInternals(backend: unknown): backend is WasmBackend {
+  const candidate = backend as Partial<WasmBackend>
+  return (
+    candidate.wasm?.HEAPF32 instanceof Float32Array &&
+    typeof candidate.dataIdMap?.get === 'function' &&
+    typeof candidate.makeOutput === 'function' &&
+    typeof candidate.disposeData === 'function' &&
+    tf.getKernel('_FusedMatMul', 'wasm') !== undefined &&
+    tf.getKernel('Sigmoid', 'wasm') !== undefined
+  )
+}
 
 /** A backend buffer holding a [1, rows, cols] matrix: the kernels take rank-3 matmul operands. */
 class WasmMatrix implements ConstantMatrix {
