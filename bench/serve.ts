@@ -61,7 +61,8 @@ interface ServerSample {
 }
 
 async function exportBenchModel(): Promise<string> {
-  await selectBackend('wasm')
+  // The cpu backend: no wasm thread pool in this process competing with the server for the cores.
+  await selectBackend('cpu')
   const dir = mkdtempSync(join(tmpdir(), 'mnist-rnn-bench-serve-'))
   const weights = createClassifierWeights(DEFAULT_HIDDEN_UNITS, 1)
   try {
@@ -145,6 +146,10 @@ function table(rows: RunFigures[], samples: Map<string, {before: ServerSample; a
       `${s.before.numTensors}→${s.after.numTensors}`,
     ]
   })
+  for (const [mode, s] of samples) {
+    const served = rows.filter((row) => row.mode === mode).reduce((sum, row) => sum + row.requests, 0)
+    lines.push([`${mode} total`, '', '', String(served), '', '', '', '', `${mb(s.before.rssBytes)}→${mb(s.after.rssBytes)}`, `${s.before.numTensors}→${s.after.numTensors}`])
+  }
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column].length)))
   const format = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`
   return [format(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...lines.map(format)].join('\n')
@@ -199,3 +204,4 @@ for (const rowApi of [api, 'grpc']) {
   console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi).requestsPerSecond / at64('no-batching', rowApi).requestsPerSecond).toFixed(1)}×`)
 }
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
+process.exit(0)

@@ -1,8 +1,13 @@
+import {once} from 'node:events'
+import {createServer} from 'node:http'
+import {AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {ServingMetrics} from '../../src/lib/serving/metrics.js'
+import {createRestListener} from '../../src/lib/serving/rest-app.js'
 import {SERVE_DEFAULTS} from '../../src/lib/serving/serve-options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
-import {ServingLog} from '../../src/lib/serving/types.js'
+import {ServingCore, ServingError, ServingLog} from '../../src/lib/serving/types.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
 
@@ -224,5 +229,33 @@ describe('bad input: a 4xx with a one-line {"error"}, no tensor leak, the server
     expect(await metric('mnist_serving_num_tensors')).toBe(tensorsBefore)
     expect(tensorsBefore).toBeGreaterThan(0)
     expect(logged.filter((line) => /error/i.test(line))).toEqual([])
+  })
+})
+
+describe('a full queue over HTTP', () => {
+  it('answers 503 with Retry-After and a one-line error, as TF Serving answers UNAVAILABLE', async () => {
+    const full = new ServingError('UNAVAILABLE', 'the request queue is full (1024 waiting); retry later', 1)
+    const core: ServingCore = {
+      predict: async () => {
+        throw full
+      },
+      metadata: () => server.core.metadata('mnist'),
+      status: () => [],
+    }
+    const listener = createRestListener({core, modelName: 'mnist', metrics: new ServingMetrics(), bodyLimitBytes: 1 << 20, bodyLimitText: '1mb', log})
+    const busy = createServer(listener).listen(0, '127.0.0.1')
+    await once(busy, 'listening')
+    try {
+      const response = await fetch(`http://127.0.0.1:${(busy.address() as AddressInfo).port}/`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({data: imageFlat(images, 0)}),
+      })
+      expect(response.status).toBe(503)
+      expect(response.headers.get('retry-after')).toBe('1')
+      expect(await response.json()).toEqual({error: 'the request queue is full (1024 waiting); retry later'})
+    } finally {
+      busy.close()
+    }
   })
 })

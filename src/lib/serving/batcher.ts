@@ -136,24 +136,27 @@ export class Batcher {
     this.running++
     this.onBatch({images: count, requests: batch.length})
     // A Promise constructor also turns a synchronous throw from runBatch into a rejection.
-    new Promise<Float32Array>((resolve) => resolve(this.runBatch(batch[0].version, images, count)))
-      .then(
-        (logits) => {
-          let offset = 0
-          for (const task of batch) {
-            task.resolve(logits.subarray(offset * NUM_CLASSES, (offset + task.count) * NUM_CLASSES))
-            offset += task.count
-          }
-        },
-        (error: unknown) => {
-          for (const task of batch) task.reject(error)
-        },
-      )
-      .finally(() => {
-        this.running--
-        this.schedule()
-        if (this.queue.length === 0 && this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
-      })
+    new Promise<Float32Array>((resolve) => resolve(this.runBatch(batch[0].version, images, count))).then(
+      (logits) => {
+        this.finishBatch()
+        let offset = 0
+        for (const task of batch) {
+          task.resolve(logits.subarray(offset * NUM_CLASSES, (offset + task.count) * NUM_CLASSES))
+          offset += task.count
+        }
+      },
+      (error: unknown) => {
+        this.finishBatch()
+        for (const task of batch) task.reject(error)
+      },
+    )
+  }
+
+  /** Frees the batch's slot and sends the next batch on its way before this one's callers are answered. */
+  private finishBatch(): void {
+    this.running--
+    this.schedule()
+    if (this.queue.length === 0 && this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
   }
 }
 
