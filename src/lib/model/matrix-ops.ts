@@ -72,125 +72,158 @@ class TensorMatrixOps implements MatrixOps {
   }
 }
 
-/** The parts of tfjs-backend-wasm's BackendWasm used here (they are public on the class, untyped in tfjs-core). */
+/**
+ * The parts of tfjs-backend-wasm's BackendWasm used here (public on the class, untyped in
+ * tfjs-core): its emscripten module's exports and its tensor bookkeeping.
+ */
 interface WasmBackend {
-  wasm: {HEAPF32: Float32Array; wasmMemory?: {buffer: ArrayBufferLike}}
-  dataIdMap: {get(dataId: object): {memoryOffset: number}}
+  wasm: {
+    HEAPF32: Float32Array
+    HEAP32: Int32Array
+    /** Exposed by the threaded build, whose memory can grow from another thread. */
+    wasmMemory?: {buffer: ArrayBufferLike}
+    _malloc(bytes: number): number
+    _free(pointer: number): void
+    /** The kernel behind _FusedMatMul (cc/kernels/FusedBatchMatMul.cc). */
+    __FusedMatMul(...args: number[]): void
+    _Sigmoid(xId: number, outId: number): void
+  }
+  dataIdMap: {get(dataId: object): {id: number; memoryOffset: number}}
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo
   disposeData(dataId: object): boolean
 }
 
-type KernelFunc = tf.KernelConfig['kernelFunc']
-
 /** Another tfjs-backend-wasm version may lay out its internals differently: then tf ops are used. */
 function hasWasmInternals(backend: unknown): backend is WasmBackend {
   const candidate = backend as Partial<WasmBackend>
+  const wasm = candidate.wasm
   return (
-    candidate.wasm?.HEAPF32 instanceof Float32Array &&
+    wasm?.HEAPF32 instanceof Float32Array &&
+    wasm.HEAP32 instanceof Int32Array &&
+    typeof wasm._malloc === 'function' &&
+    typeof wasm._free === 'function' &&
+    typeof wasm.__FusedMatMul === 'function' &&
+    typeof wasm._Sigmoid === 'function' &&
     typeof candidate.dataIdMap?.get === 'function' &&
     typeof candidate.makeOutput === 'function' &&
-    typeof candidate.disposeData === 'function' &&
-    tf.getKernel('_FusedMatMul', 'wasm') !== undefined &&
-    tf.getKernel('Sigmoid', 'wasm') !== undefined
+    typeof candidate.disposeData === 'function'
   )
 }
 
-/** A backend buffer holding a [1, rows, cols] matrix: the kernels take rank-3 matmul operands. */
+/** tfjs-backend-wasm's FusableActivation (cc/fusable_activations.h). */
+const ACTIVATION_LINEAR = 0
+const ACTIVATION_SIGMOID = 5
+/** Rank of the matmul operands the kernel takes: [batch = 1, rows, cols]. */
+const MATMUL_RANK = 3
+const INT32_BYTES = 4
+
+/** A backend buffer holding a rows × cols matrix. */
 class WasmMatrix implements ConstantMatrix {
   constructor(
     readonly info: tf.TensorInfo,
+    readonly id: number,
     readonly rows: number,
     readonly cols: number,
   ) {}
 }
 
 /**
- * The wasm backend's _FusedMatMul and Sigmoid kernels called directly on buffers this class
- * allocates in the module's memory: inputs are copied in with one memcpy, outputs read through a
- * view, and kernel outputs freed as soon as they are read. Nothing here is seen by the engine.
+ * The wasm backend's matmul (with its fused sigmoid) and sigmoid kernels, called straight on
+ * buffers this class allocates in the module's memory and reuses from call to call: inputs are
+ * copied in with one memcpy, outputs read through a view. Nothing here is seen by the engine, and
+ * nothing is allocated per call.
  */
 class WasmMatrixOps implements MatrixOps {
   private readonly backend = tf.backend() as unknown as WasmBackend
-  private readonly fusedMatMul: KernelFunc = kernel('_FusedMatMul')
-  private readonly sigmoidKernel: KernelFunc = kernel('Sigmoid')
   private readonly owned: WasmMatrix[] = []
-  /** Input buffers by size, reused across calls (left operands are not cached by the kernels). */
+  /** Left operands and sigmoid inputs by size (the kernels cache nothing about them). */
   private readonly staging = new Map<number, WasmMatrix>()
+  /** Outputs by size: written afresh by every call. */
+  private readonly outputs = new Map<number, WasmMatrix>()
+  /** The two operand shapes, [1, rows, cols] each, as the kernel reads them. */
+  private readonly shapes = this.backend.wasm._malloc(2 * MATMUL_RANK * INT32_BYTES)
 
   constant(values: Float32Array, rows: number, cols: number): ConstantMatrix {
     const matrix = this.allocate(rows, cols)
-    this.write(matrix, values)
+    this.heap().set(values, this.offsetOf(matrix))
     return matrix
   }
 
   matMul(out: Float32Array, a: Float32Array | ConstantMatrix, rows: number, b: ConstantMatrix, sigmoid = false): void {
     const right = b as WasmMatrix
-    const left = a instanceof Float32Array ? this.stage(a, rows, right.rows) : (a as WasmMatrix)
-    const result = this.fusedMatMul({
-      inputs: {a: left.info, b: right.info},
-      backend: this.backend as unknown as tf.KernelBackend,
-      attrs: {transposeA: false, transposeB: false, activation: sigmoid ? 'sigmoid' : 'linear', leakyreluAlpha: 0},
-    }) as tf.TensorInfo
-    this.readAndFree(out, result)
+    const left = a instanceof Float32Array ? this.stage(a) : (a as WasmMatrix)
+    const result = this.output(rows * right.cols)
+    const shapes = new Int32Array(this.memory(), this.shapes, 2 * MATMUL_RANK)
+    shapes.set([1, rows, right.rows, 1, right.rows, right.cols])
+    const activation = sigmoid ? ACTIVATION_SIGMOID : ACTIVATION_LINEAR
+    const [aShape, bShape] = [this.shapes, this.shapes + MATMUL_RANK * INT32_BYTES]
+    // (a, a shape, rank, b, b shape, rank, transposeA, transposeB, activation, bias, prelu weights, leaky-relu alpha, out)
+    this.backend.wasm.__FusedMatMul(left.id, aShape, MATMUL_RANK, right.id, bShape, MATMUL_RANK, 0, 0, activation, 0, 0, 0, result.id)
+    this.read(out, result)
   }
 
   sigmoid(out: Float32Array, x: Float32Array): void {
-    const input = this.stage(x, 1, x.length)
-    const result = this.sigmoidKernel({inputs: {x: input.info}, backend: this.backend as unknown as tf.KernelBackend, attrs: {}}) as tf.TensorInfo
-    this.readAndFree(out, result)
+    const input = this.stage(x)
+    const result = this.output(x.length)
+    this.backend.wasm._Sigmoid(input.id, result.id)
+    this.read(out, result)
   }
 
   dispose(): void {
     for (const matrix of this.owned) this.backend.disposeData(matrix.info.dataId)
     this.owned.length = 0
     this.staging.clear()
+    this.outputs.clear()
+    this.backend.wasm._free(this.shapes)
   }
 
   private allocate(rows: number, cols: number): WasmMatrix {
-    const matrix = new WasmMatrix(this.backend.makeOutput([1, rows, cols], 'float32'), rows, cols)
+    const info = this.backend.makeOutput([rows, cols], 'float32')
+    const matrix = new WasmMatrix(info, this.backend.dataIdMap.get(info.dataId).id, rows, cols)
     this.owned.push(matrix)
     return matrix
   }
 
-  private stage(values: Float32Array, rows: number, cols: number): WasmMatrix {
+  private stage(values: Float32Array): WasmMatrix {
     let buffer = this.staging.get(values.length)
     if (!buffer) {
-      buffer = this.allocate(rows, cols)
+      buffer = this.allocate(1, values.length)
       this.staging.set(values.length, buffer)
     }
-    const shaped = buffer.rows === rows ? buffer : new WasmMatrix({...buffer.info, shape: [1, rows, cols]}, rows, cols)
-    this.write(shaped, values)
-    return shaped
+    this.heap().set(values, this.offsetOf(buffer))
+    return buffer
+  }
+
+  private output(size: number): WasmMatrix {
+    let buffer = this.outputs.get(size)
+    if (!buffer) {
+      buffer = this.allocate(1, size)
+      this.outputs.set(size, buffer)
+    }
+    return buffer
   }
 
   /**
-   * The module's memory as floats. Memory growth replaces the buffer; the glue refreshes HEAPF32
-   * for growth on this thread, and the threaded build exposes the memory to check against.
+   * The module's memory. Growth replaces the buffer; the glue refreshes its views for growth on
+   * this thread, and the threaded build exposes the memory to check against.
    */
+  private memory(): ArrayBufferLike {
+    const {wasm} = this.backend
+    return wasm.wasmMemory?.buffer ?? wasm.HEAPF32.buffer
+  }
+
   private heap(): Float32Array {
     const {wasm} = this.backend
-    const memory = wasm.wasmMemory
-    if (memory && wasm.HEAPF32.buffer !== memory.buffer) return new Float32Array(memory.buffer)
-    return wasm.HEAPF32
+    const memory = this.memory()
+    return wasm.HEAPF32.buffer === memory ? wasm.HEAPF32 : new Float32Array(memory)
   }
 
-  private offsetOf(info: tf.TensorInfo): number {
-    return this.backend.dataIdMap.get(info.dataId).memoryOffset / Float32Array.BYTES_PER_ELEMENT
+  private offsetOf(matrix: WasmMatrix): number {
+    return this.backend.dataIdMap.get(matrix.info.dataId).memoryOffset / Float32Array.BYTES_PER_ELEMENT
   }
 
-  private write(matrix: WasmMatrix, values: Float32Array): void {
-    this.heap().set(values, this.offsetOf(matrix.info))
-  }
-
-  private readAndFree(out: Float32Array, result: tf.TensorInfo): void {
+  private read(out: Float32Array, result: WasmMatrix): void {
     const start = this.offsetOf(result)
     out.set(this.heap().subarray(start, start + out.length))
-    this.backend.disposeData(result.dataId)
   }
-}
-
-function kernel(name: string): KernelFunc {
-  const config = tf.getKernel(name, 'wasm')
-  if (!config) throw new Error(`the wasm backend has no ${name} kernel`)
-  return config.kernelFunc
 }
