@@ -173,6 +173,11 @@ export class InferencePool {
       const reason = slot.exited ? `inference worker ${slot.index} died while loading it (${slot.exitReason ?? 'exited'})` : errorMessage(error)
       throw new Error(reason)
     }
+    if (!this.models.has(model.version)) {
+      // Unloaded while this worker was loading it.
+      this.request(slot, {type: 'unload', version: model.version}).catch(() => {})
+      return
+    }
     slot.loaded.add(model.version)
     this.pump()
   }
