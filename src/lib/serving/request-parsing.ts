@@ -39,11 +39,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function writePixel(value: unknown, where: string, out: Float32Array, index: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw invalid(`${where} is ${describeValue(value)}; pixels must be finite numbers`)
+/** Copies `count` pixels of `values` into `out` at `offset`; the error names `where[i]` (built only on failure). */
+function copyPixels(values: unknown[], count: number, where: string, out: Float32Array, offset: number): void {
+  for (let i = 0; i < count; i++) {
+    const value = values[i]
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw invalid(`${where}[${i}] is ${describeValue(value)}; pixels must be finite numbers`)
+    }
+    out[offset + i] = value
   }
-  out[index] = value
 }
 
 const IMAGE_SHAPE_HINT = `an image is ${IMAGE_PIXELS} numbers or ${IMAGE_ROWS} rows of ${IMAGE_COLS}`
@@ -53,7 +57,7 @@ function readImage(value: unknown, where: string, out: Float32Array, slot: numbe
   if (!Array.isArray(value)) throw invalid(`${where} is ${describeValue(value)}; ${IMAGE_SHAPE_HINT}`)
   const base = slot * IMAGE_PIXELS
   if (value.length === IMAGE_PIXELS && !Array.isArray(value[0])) {
-    for (let i = 0; i < IMAGE_PIXELS; i++) writePixel(value[i], `${where}[${i}]`, out, base + i)
+    copyPixels(value, IMAGE_PIXELS, where, out, base)
     return
   }
   if (value.length !== IMAGE_ROWS || !Array.isArray(value[0])) {
@@ -61,10 +65,11 @@ function readImage(value: unknown, where: string, out: Float32Array, slot: numbe
   }
   for (let row = 0; row < IMAGE_ROWS; row++) {
     const pixels = value[row]
-    const rowWhere = `${where}[${row}]`
-    if (!Array.isArray(pixels)) throw invalid(`${rowWhere} is ${describeValue(pixels)}; expected a row of ${IMAGE_COLS} numbers`)
-    if (pixels.length !== IMAGE_COLS) throw invalid(`${rowWhere} has ${pixels.length} values; expected a row of ${IMAGE_COLS} numbers`)
-    for (let col = 0; col < IMAGE_COLS; col++) writePixel(pixels[col], `${rowWhere}[${col}]`, out, base + row * IMAGE_COLS + col)
+    if (!Array.isArray(pixels) || pixels.length !== IMAGE_COLS) {
+      const what = Array.isArray(pixels) ? `has ${pixels.length} values` : `is ${describeValue(pixels)}`
+      throw invalid(`${where}[${row}] ${what}; expected a row of ${IMAGE_COLS} numbers`)
+    }
+    copyPixels(pixels, IMAGE_COLS, `${where}[${row}]`, out, base + row * IMAGE_COLS)
   }
 }
 
