@@ -8,6 +8,12 @@ import {ModelWeightsMessage} from './model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, SignatureDef, VersionStatus} from './types.js'
 import {VersionFolder, scanVersionFolders} from './version-source.js'
 
+/** A UserError when the model directory is missing or not a folder. */
+export function checkModelDir(modelDir: string): void {
+  if (!existsSync(modelDir)) throw new UserError(`model directory ${modelDir} does not exist (export a model first: mnist-rnn export)`)
+  if (!statSync(modelDir).isDirectory()) throw new UserError(`model directory ${modelDir} is not a folder`)
+}
+
 /** Where versions are loaded to be run (the inference workers). */
 export interface ModelEngine {
   load(model: ModelWeightsMessage): Promise<void>
@@ -71,8 +77,7 @@ export class ModelManager {
   /** Loads the first version to serve; a UserError when none can be served. */
   async start(): Promise<void> {
     const {modelDir, pinnedVersion} = this.options
-    if (!existsSync(modelDir)) throw new UserError(`model directory ${modelDir} does not exist (export a model first: mnist-rnn export)`)
-    if (!statSync(modelDir).isDirectory()) throw new UserError(`model directory ${modelDir} is not a folder`)
+    checkModelDir(modelDir)
     if (pinnedVersion !== undefined) {
       const folder = scanVersionFolders(modelDir).find((candidate) => candidate.version === pinnedVersion)
       if (!folder) throw new UserError(`${join(modelDir, String(pinnedVersion))}: no such version`)

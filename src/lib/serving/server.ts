@@ -6,7 +6,7 @@ import {UserError, errorMessage} from '../errors.js'
 import {Batcher} from './batcher.js'
 import {InferencePool} from './inference-pool.js'
 import {ServingMetrics} from './metrics.js'
-import {ModelManager} from './model-manager.js'
+import {ModelManager, checkModelDir} from './model-manager.js'
 import {createRestListener} from './rest-app.js'
 import {ServeOptions, checkServeOptions, parseByteSize} from './serve-options.js'
 import {BatchingServingCore} from './serving-core.js'
@@ -51,6 +51,7 @@ export interface RunningServer {
  */
 export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
   checkServeOptions(options)
+  checkModelDir(options.modelDir)
   const metrics = new ServingMetrics()
   const pool = new InferencePool(
     {workers: options.workers, backend: options.backend, warmBatchSize: options.maxBatchSize, log},
