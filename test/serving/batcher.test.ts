@@ -82,6 +82,17 @@ describe('Batcher', () => {
     expect(runner.passes.map((pass) => pass.count)).toEqual([1, 3])
   })
 
+  it('does not hold a request that finds every worker idle for the batch timeout', async () => {
+    const passes: number[] = []
+    const neverMs = 2 ** 31 - 1
+    const batcher = new Batcher({...options, batchTimeoutMs: neverMs}, async (version, images, count) => (passes.push(count), fakeRun(version, images, count)))
+    expect(idsOf(await batcher.submit(1, imagesWithIds([1]), 1))).toEqual([1])
+    // Requests submitted together still share the pass.
+    const together = await Promise.all([batcher.submit(1, imagesWithIds([2]), 1), batcher.submit(1, imagesWithIds([3]), 1)])
+    expect(together.map(idsOf)).toEqual([[2], [3]])
+    expect(passes).toEqual([1, 2])
+  })
+
   it('never merges requests for different versions', async () => {
     const passes: Array<{version: number; count: number}> = []
     const batcher = new Batcher(options, async (version, images, count) => (passes.push({version, count}), fakeRun(version, images, count)))

@@ -40,13 +40,14 @@ export interface BatchRecord {
  * (for the same model version) are merged into one forward pass of up to `maxBatchSize` images,
  * closed when full or when the oldest has waited `batchTimeoutMs`, and each caller gets back
  * exactly its own rows. While every forward-pass slot is busy, requests keep gathering, so
- * batches grow with the load.
+ * batches grow with the load; a request that finds every slot idle is not held back.
  */
 export class Batcher {
   private readonly queue: Task[] = []
   private queuedImageCount = 0
   private running = 0
   private timer: NodeJS.Timeout | undefined
+  private idleFlush: NodeJS.Immediate | undefined
   private idleWaiters: Array<() => void> = []
 
   constructor(
@@ -89,12 +90,29 @@ export class Batcher {
     while (this.queue.length > 0 && this.running < this.options.maxConcurrentBatches) {
       const waitedMs = performance.now() - this.queue[0].enqueuedAt
       const ready = !this.options.mergeRequests || this.queuedImageCount >= this.options.maxBatchSize || waitedMs >= this.options.batchTimeoutMs
-      if (!ready) {
+      if (ready) {
+        this.dispatch(this.takeBatch())
+      } else if (this.running === 0) {
+        this.armIdleFlush()
+        return
+      } else {
         this.armTimer(this.options.batchTimeoutMs - waitedMs)
         return
       }
-      this.dispatch(this.takeBatch())
     }
+  }
+
+  /**
+   * With every worker idle there is no load to wait for: the batch leaves as soon as the requests
+   * that arrived together (in this turn of the event loop) have joined it.
+   */
+  private armIdleFlush(): void {
+    if (this.idleFlush) return
+    this.idleFlush = setImmediate(() => {
+      this.idleFlush = undefined
+      if (this.queue.length > 0 && this.running === 0) this.dispatch(this.takeBatch())
+      this.schedule()
+    })
   }
 
   private armTimer(delayMs: number): void {
