@@ -2,6 +2,7 @@ import {UserError, errorMessage} from '../errors.js'
 import {loadMnistSplit} from '../data/mnist.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../model/weights.js'
 import {GrpcServingClient, grpcAddressOfUrl, grpcFailureOf} from './grpc-client.js'
+import {JsonPoster, RequestFailure} from './http-post.js'
 import {LatencySummary, summarizeLatencies} from './latency.js'
 import {DEFAULT_MODEL_NAME} from './serve-options.js'
 
@@ -64,22 +65,48 @@ function checkOptions(options: LoadClientOptions): URL {
   return url
 }
 
-/** Where requests go and how an image becomes a body. */
+/**
+ * JSON text of pixel values, memoised: MNIST pixels take 256 values, and formatting a double is
+ * most of what building a request costs.
+ */
+class PixelText {
+  private readonly texts = new Map<number, string>()
+
+  of(value: number): string {
+    let text = this.texts.get(value)
+    if (text === undefined) {
+      text = JSON.stringify(value)
+      this.texts.set(value, text)
+    }
+    return text
+  }
+
+  /** `[p, p, …]` for `count` pixels from `offset`. */
+  list(image: Float32Array, offset: number, count: number): string {
+    let text = '['
+    for (let i = 0; i < count; i++) text += (i === 0 ? '' : ',') + this.of(image[offset + i])
+    return `${text}]`
+  }
+}
+
+/** Where requests go and how an image becomes a body: flat for Flask, 28 rows of 28 for TF Serving. */
 function endpointOf(base: URL, api: ClientApi, modelName: string): {endpoint: string; bodyOf: (image: Float32Array) => string} {
   const root = base.href.replace(/\/+$/, '')
-  if (api === 'flask') return {endpoint: `${root}/`, bodyOf: (image) => JSON.stringify({data: Array.from(image)})}
+  const pixels = new PixelText()
+  if (api === 'flask') return {endpoint: `${root}/`, bodyOf: (image) => `{"data":${pixels.list(image, 0, IMAGE_PIXELS)}}`}
   return {
     endpoint: `${root}/v1/models/${encodeURIComponent(modelName)}:predict`,
     bodyOf: (image) => {
-      const rows: number[][] = []
-      for (let r = 0; r < IMAGE_ROWS; r++) rows.push(Array.from(image.subarray(r * IMAGE_COLS, (r + 1) * IMAGE_COLS)))
-      return JSON.stringify({instances: [rows]})
+      const rows: string[] = []
+      for (let r = 0; r < IMAGE_ROWS; r++) rows.push(pixels.list(image, r * IMAGE_COLS, IMAGE_COLS))
+      return `{"instances":[[${rows.join(',')}]]}`
     },
   }
 }
 
 function answerOf(api: ClientApi, body: unknown): Answer {
-  const rows = api === 'flask' ? (body as {y?: unknown}).y : (body as {predictions?: unknown}).predictions
+  const answer = (typeof body === 'object' && body !== null ? body : {}) as {y?: unknown; predictions?: unknown}
+  const rows = api === 'flask' ? answer.y : answer.predictions
   const row = Array.isArray(rows) ? rows[0] : undefined
   if (!Array.isArray(row) || row.length === 0 || !row.every((value) => typeof value === 'number')) {
     throw new Error(`unexpected answer: ${JSON.stringify(body).slice(0, 80)}`)
@@ -97,9 +124,7 @@ function argmax(values: number[]): number {
 function failureOf(error: unknown): string {
   const grpcFailure = grpcFailureOf(error)
   if (grpcFailure) return grpcFailure
-  const cause = (error as {cause?: {code?: string; message?: string}}).cause
-  if (cause?.code) return cause.code
-  if ((error as Error).name === 'TimeoutError') return 'timed out'
+  if (error instanceof RequestFailure) return error.code
   return errorMessage(error).split('\n')[0]
 }
 
@@ -116,6 +141,7 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
   const {endpoint, bodyOf} = grpcClient
     ? {endpoint: `grpc://${grpcAddressOfUrl(base)} tensorflow.serving.PredictionService/Predict`, bodyOf: undefined}
     : endpointOf(base, options.api, modelName)
+  const poster = grpcClient ? undefined : new JsonPoster(endpoint, options.concurrency, options.timeoutMs)
   const latencies: number[] = []
   const errorSamples = new Set<string>()
   let next = 0
@@ -133,14 +159,8 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
       if (grpcClient) {
         scores = Array.from((await grpcClient.predict(image, 1, {encoding: 'tensor_content', deadlineMs: options.timeoutMs})).logits)
       } else {
-        const response = await fetch(endpoint, {
-          method: 'POST',
-          headers: {'content-type': 'application/json'},
-          body: bodyOf!(image),
-          signal: AbortSignal.timeout(options.timeoutMs),
-        })
-        const body = (await response.json().catch(() => ({}))) as {error?: string}
-        if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.error ?? response.statusText}`)
+        const {status, body} = await poster!.post(bodyOf!(image))
+        if (status !== 200) throw new Error(`HTTP ${status}: ${(body as {error?: string} | undefined)?.error ?? 'no error message'}`)
         scores = answerOf(options.api, body).probabilities
       }
       latencies.push(performance.now() - sent)
@@ -160,6 +180,7 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
   })
   await Promise.all(lanes)
   grpcClient?.close()
+  poster?.close()
   const seconds = (performance.now() - started) / MS_PER_SECOND
   if (unreachable === options.numTests) throw new UserError(`cannot reach ${endpoint}: ${[...errorSamples][0]} (is mnist-rnn serve running?)`)
 
