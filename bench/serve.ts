@@ -7,6 +7,7 @@
  *
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --api flask --workers 1
+ *   npm run bench:serve -- --soak 100000     # then RSS and tensors across 100,000 more requests
  *
  * Without --model-dir it exports a fresh (untrained, 128-unit) model to a temporary folder: speed
  * does not depend on what the weights learned. The server runs as a child process (the built CLI),
@@ -39,8 +40,11 @@ const {values: args} = parseArgs({
     seconds: {type: 'string', default: '5'},
     api: {type: 'string', default: 'rest'},
     workers: {type: 'string'},
+    soak: {type: 'string'},
   },
 })
+const SOAK_STEPS = 4
+const SOAK_CONCURRENCY = 64
 const seconds = Number(args.seconds)
 const api = args.api === 'flask' ? 'flask' : 'rest'
 
@@ -117,15 +121,38 @@ function requestBodies(images: Float32Array): string[] {
   return bodies
 }
 
-async function drive(url: string, bodies: string[], concurrency: number, durationSeconds: number): Promise<autocannon.Result> {
+/** Drives the server for `durationSeconds`, or for exactly `amount` requests when given. */
+async function drive(url: string, bodies: string[], concurrency: number, durationSeconds: number, amount?: number): Promise<autocannon.Result> {
   const path = api === 'flask' ? '/' : '/v1/models/mnist:predict'
   return autocannon({
     url: `${url}${path}`,
     connections: concurrency,
-    duration: durationSeconds,
+    ...(amount === undefined ? {duration: durationSeconds} : {amount}),
     headers: {'content-type': 'application/json'},
     requests: bodies.map((body) => ({method: 'POST', body})),
   })
+}
+
+/** RSS and the workers' tensor count while `total` requests go through a batching server. */
+async function soak(modelDir: string, total: number): Promise<void> {
+  const {url, child} = await startServe(modelDir, true)
+  try {
+    await drive(url, bodies, 16, WARMUP_SECONDS)
+    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
+    let first = await sample(url)
+    console.log(`\nsoak: ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
+    console.log(`  after warm-up: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}`)
+    let errors = 0
+    for (let step = 1; step <= SOAK_STEPS; step++) {
+      const result = await drive(url, bodies, SOAK_CONCURRENCY, 0, Math.round(total / SOAK_STEPS))
+      errors += result.errors + result.timeouts + result.non2xx
+      first = await sample(url)
+      console.log(`  after ${Math.round((step * total) / SOAK_STEPS)}: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}, ${result.requests.average.toFixed(0)} req/s, ${errors} errors so far`)
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }
 }
 
 function table(rows: RunFigures[], samples: Map<string, {before: ServerSample; after: ServerSample}>): string {
@@ -203,5 +230,6 @@ const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === m
 for (const rowApi of [api, 'grpc']) {
   console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi).requestsPerSecond / at64('no-batching', rowApi).requestsPerSecond).toFixed(1)}×`)
 }
+if (args.soak) await soak(modelDir, Number(args.soak))
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
 process.exit(0)
