@@ -174,8 +174,8 @@ describe('one batching queue for REST and gRPC', () => {
   let client: GrpcServingClient
 
   beforeAll(async () => {
-    // Batches close when 3 images are waiting (or after SLOW_BATCH_TIMEOUT_MS); 2 requests may wait.
-    ;({server, client} = await startWithGrpc({maxBatchSize: 3, batchTimeoutMs: SLOW_BATCH_TIMEOUT_MS, maxQueue: 2}))
+    // One worker: while it runs a batch, requests from both APIs gather in the one queue.
+    ;({server, client} = await startWithGrpc({maxBatchSize: 64, batchTimeoutMs: SLOW_BATCH_TIMEOUT_MS, maxQueue: 2}))
   })
 
   afterAll(async () => {
@@ -183,46 +183,88 @@ describe('one batching queue for REST and gRPC', () => {
     await server?.shutdown()
   })
 
-  async function waitForQueueDepth(depth: number): Promise<void> {
-    while (metricValue(await metricsText(server), 'mnist_serving_queue_depth') !== depth) await new Promise((resolve) => setTimeout(resolve, 10))
+  /** A burst of single-image requests, alternating gRPC and REST, all sent at once. */
+  function burst(count: number) {
+    return Array.from({length: count}, (_, i) => {
+      const image = i % IMAGE_COUNT
+      return i % 2 === 0
+        ? {image, api: 'grpc' as const, answer: client.predict(images.subarray(image * PIXELS, (image + 1) * PIXELS), 1).then(
+            (result) => ({ok: true as const, logits: Array.from(result.logits)}),
+            (error: grpc.ServiceError) => ({ok: false as const, error}),
+          )}
+        : {image, api: 'rest' as const, answer: fetch(`${server.url}/v1/models/mnist:predict`, {
+            method: 'POST',
+            headers: {'content-type': 'application/json'},
+            body: JSON.stringify({instances: [imageRows(images, image)]}),
+          }).then(async (response) => ({status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as RestPredictBody}))}
+    })
   }
 
-  it('merges a gRPC request and a REST request into one forward pass, each getting its own rows', async () => {
-    const before = await metricsText(server)
-    const viaGrpc = client.predict(images.subarray(0, PIXELS), 1)
-    await waitForQueueDepth(1)
-    const viaRest = restPredict(server, [imageRows(images, 1), imageRows(images, 2)])
-    const [grpcAnswer, restAnswer] = await Promise.all([viaGrpc, viaRest])
-    expectClose(grpcAnswer.logits, reference.subarray(0, 10))
-    expectClose(restAnswer.body.predictions.flat(), reference.subarray(10, 30))
-    const after = await metricsText(server)
-    // One batch more, holding both requests and all three images.
-    expect(metricValue(after, 'mnist_serving_batch_requests_count') - metricValue(before, 'mnist_serving_batch_requests_count')).toBe(1)
-    expect(metricValue(after, 'mnist_serving_batch_requests_sum') - metricValue(before, 'mnist_serving_batch_requests_sum')).toBe(2)
-    expect(metricValue(after, 'mnist_serving_batch_size_sum') - metricValue(before, 'mnist_serving_batch_size_sum')).toBe(3)
+  it('merges concurrent gRPC and REST requests into shared forward passes, each getting its own rows', async () => {
+    const server2 = await startWithGrpc({maxBatchSize: 64, batchTimeoutMs: SLOW_BATCH_TIMEOUT_MS, maxQueue: 1024})
+    try {
+      const calls = Array.from({length: 16}, (_, i) => {
+        const image = i % IMAGE_COUNT
+        const pixels = images.subarray(image * PIXELS, (image + 1) * PIXELS)
+        return i % 2 === 0
+          ? server2.client.predict(pixels, 1).then((result) => ({image, logits: Array.from(result.logits)}))
+          : restPredict(server2.server, [imageRows(images, image)]).then((result) => ({image, logits: result.body.predictions.flat()}))
+      })
+      const metricsBefore = await metricsText(server2.server)
+      for (const {image, logits} of await Promise.all(calls)) expectClose(logits, reference.subarray(image * 10, (image + 1) * 10))
+      const after = await metricsText(server2.server)
+      const batches = metricValue(after, 'mnist_serving_batch_requests_count') - metricValue(metricsBefore, 'mnist_serving_batch_requests_count')
+      // All 16 requests went through the one batcher, in fewer forward passes than requests.
+      expect(metricValue(after, 'mnist_serving_batch_requests_sum') - metricValue(metricsBefore, 'mnist_serving_batch_requests_sum')).toBe(16)
+      expect(metricValue(after, 'mnist_serving_batch_size_sum') - metricValue(metricsBefore, 'mnist_serving_batch_size_sum')).toBe(16)
+      expect(batches).toBeLessThan(16)
+    } finally {
+      server2.client.close()
+      await server2.server.shutdown()
+    }
   })
 
-  it('answers UNAVAILABLE with a retry pushback when REST and gRPC requests fill the queue', async () => {
-    const first = client.predict(images.subarray(0, PIXELS), 1)
-    await waitForQueueDepth(1)
-    const second = restPredict(server, [imageRows(images, 3)])
-    await waitForQueueDepth(2)
-    const full = await failure(client.predict(images, 1))
-    expect(full.code).toBe(grpc.status.UNAVAILABLE)
-    expect(full.details).toMatch(/queue is full/)
-    expect(full.metadata.get('grpc-retry-pushback-ms')).toEqual(['1000'])
-    // The two waiting requests are answered when their batch times out.
-    expectClose((await first).logits, reference.subarray(0, 10))
-    expectClose((await second).body.predictions.flat(), reference.subarray(30, 40))
+  it('answers UNAVAILABLE with a retry pushback (REST: 503 with Retry-After) when a burst from both APIs fills the queue', async () => {
+    const calls = burst(60)
+    let rejected = 0
+    for (const call of calls) {
+      const answer = await call.answer
+      const expected = reference.subarray(call.image * 10, (call.image + 1) * 10)
+      if ('ok' in answer) {
+        if (answer.ok) {
+          expectClose(answer.logits, expected)
+        } else {
+          rejected++
+          expect(answer.error.code).toBe(grpc.status.UNAVAILABLE)
+          expect(answer.error.details).toMatch(/queue is full/)
+          expect(answer.error.metadata.get('grpc-retry-pushback-ms')).toEqual(['1000'])
+        }
+      } else if (answer.status === 200) {
+        expectClose(answer.body.predictions.flat(), expected)
+      } else {
+        rejected++
+        expect(answer.status).toBe(503)
+        expect(answer.retryAfter).toBe('1')
+        expect(answer.body.error).toMatch(/queue is full/)
+      }
+    }
+    expect(rejected).toBeGreaterThan(0)
+    expect(rejected).toBeLessThan(60)
   })
 
-  it('shutdown finishes a gRPC call waiting in the queue, then refuses new calls', async () => {
-    const waiting = client.predict(images.subarray(0, PIXELS), 1)
-    await waitForQueueDepth(1)
+  it('shutdown answers the gRPC calls it already took, then refuses new calls with UNAVAILABLE', async () => {
+    const calls = burst(20).filter((call) => call.api === 'grpc')
+    await calls[0].answer
     const stopped = server.shutdown()
-    expectClose((await waiting).logits, reference.subarray(0, 10))
+    for (const call of calls) {
+      const answer = await call.answer
+      if (!('ok' in answer)) continue
+      if (answer.ok) expectClose(answer.logits, reference.subarray(call.image * 10, (call.image + 1) * 10))
+      else expect(answer.error.code).toBe(grpc.status.UNAVAILABLE)
+    }
     await stopped
     const refused = await failure(client.predict(images, 1, {deadlineMs: 5000}))
     expect(refused.code).toBe(grpc.status.UNAVAILABLE)
   })
+
 })
