@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import cliProgress from 'cli-progress'
 
+import {withProgressBar} from '../lib/cli/progress.js'
 import {MnistCommand, dataDirFlag} from '../lib/cli/base-command.js'
 import {CLIENT_APIS, ClientApi, LoadClientReport, formatLoadClientReport, runLoadClient} from '../lib/serving/load-client.js'
 import {DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT} from '../lib/serving/serve-options.js'
@@ -30,13 +30,8 @@ export default class Client extends MnistCommand {
 
   async run(): Promise<LoadClientReport> {
     const {flags} = await this.parse(Client)
-    const bar =
-      process.stderr.isTTY && !this.jsonEnabled()
-        ? new cliProgress.SingleBar({format: 'Sending [{bar}] {value}/{total} requests', stream: process.stderr}, cliProgress.Presets.shades_classic)
-        : undefined
-    let report: LoadClientReport
-    try {
-      report = await runLoadClient({
+    const report = await withProgressBar(!this.jsonEnabled(), 'Sending [{bar}] {value}/{total} requests', (onProgress) =>
+      runLoadClient({
         url: flags.url,
         api: flags.api,
         modelName: flags['model-name'],
@@ -44,16 +39,9 @@ export default class Client extends MnistCommand {
         concurrency: flags.concurrency,
         dataDir: flags['data-dir'],
         timeoutMs: flags['timeout-ms'],
-        onProgress: bar
-          ? (done, total) => {
-              if (!bar.isActive) bar.start(total, 0)
-              bar.update(done)
-            }
-          : undefined,
-      })
-    } finally {
-      bar?.stop()
-    }
+        onProgress,
+      }),
+    )
     for (const line of formatLoadClientReport(report)) this.log(line)
     return report
   }

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import cliProgress from 'cli-progress'
 
+import {withProgressBar} from '../lib/cli/progress.js'
 import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EVAL_BATCH_SIZE} from '../lib/evaluation/evaluator.js'
 import {EvaluationReport, formatEvaluationReport} from '../lib/evaluation/report.js'
@@ -35,13 +35,8 @@ per-class precision/recall/F1, the most confused digit pairs, and optionally a P
   async run(): Promise<EvaluationReport> {
     const {flags} = await this.parse(Eval)
     const backend = await this.useBackend(flags.backend)
-    const bar =
-      process.stderr.isTTY && !this.jsonEnabled()
-        ? new cliProgress.SingleBar({format: 'Evaluating [{bar}] {value}/{total} images', stream: process.stderr}, cliProgress.Presets.shades_classic)
-        : undefined
-    let report: EvaluationReport
-    try {
-      report = await evaluateOnTestSet({
+    const report = await withProgressBar(!this.jsonEnabled(), 'Evaluating [{bar}] {value}/{total} images', (onProgress) =>
+      evaluateOnTestSet({
         checkpointDir: flags['checkpoint-dir'],
         checkpoint: flags.checkpoint,
         model: flags.model,
@@ -50,16 +45,9 @@ per-class precision/recall/F1, the most confused digit pairs, and optionally a P
         batchSize: flags['batch-size'],
         errorsPng: flags['errors-png'],
         backend,
-        onProgress: bar
-          ? (done, total) => {
-              if (!bar.isActive) bar.start(total, 0)
-              bar.update(done)
-            }
-          : undefined,
-      })
-    } finally {
-      bar?.stop()
-    }
+        onProgress,
+      }),
+    )
     for (const line of formatEvaluationReport(report, {colour: Boolean(process.stdout.isTTY)})) this.log(line)
     return report
   }
