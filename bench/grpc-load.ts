@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js'
 
+import {errorMessage} from '../src/lib/errors.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/model/weights.js'
 import {loadServingProtos} from '../src/lib/serving/grpc-protos.js'
 import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc-tensor.js'
+import {summarizeLatencies} from '../src/lib/serving/latency.js'
 import {DEFAULT_MODEL_NAME} from '../src/lib/serving/serve-options.js'
 
 export interface GrpcLoadOptions {
@@ -25,11 +27,6 @@ export interface LoadFigures {
   p99Ms: number
   /** The first error's message, if any. */
   firstError?: string
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]
 }
 
 const passBytes = (bytes: Buffer) => bytes
@@ -64,21 +61,21 @@ export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Pr
         latencies.push(performance.now() - sent)
       } catch (error) {
         errors++
-        firstError ??= error instanceof Error ? error.message : String(error)
+        firstError ??= errorMessage(error)
       }
     }
   }
   await Promise.all(Array.from({length: options.concurrency}, lane))
   const elapsedSeconds = (performance.now() - started) / 1000
   client.close()
-  latencies.sort((a, b) => a - b)
+  const latency = summarizeLatencies(latencies)
   return {
     concurrency: options.concurrency,
     requests: latencies.length + errors,
     errors,
     requestsPerSecond: latencies.length / elapsedSeconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
     ...(firstError ? {firstError} : {}),
   }
 }
