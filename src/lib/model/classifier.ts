@@ -1,28 +1,20 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {LstmImplementation, lstmLastHidden} from './lstm.js'
+import {lstmLastHidden} from './lstm.js'
 import {ClassifierWeights} from './weights.js'
 
 /**
  * Logits [batch, 10] for images [batch, 28, 28] (rows as time steps, pixels in [0, 1]).
  * Differentiable with respect to every weight; used by train, eval and serve alike.
- * `implementation` picks the LSTM's implementation (see ./lstm.ts); the default suits the backend.
+ * The LSTM's implementation suits the active backend (see ./lstm.ts).
  */
-export function classifierLogits(
-  weights: ClassifierWeights,
-  images: tf.Tensor3D,
-  implementation: LstmImplementation = 'auto',
-): tf.Tensor2D {
+export function classifierLogits(weights: ClassifierWeights, images: tf.Tensor3D): tf.Tensor2D {
   return tf.tidy(() => {
-    const lastHidden = lstmLastHidden(images, weights.kernel, weights.recurrentKernel, weights.bias, implementation)
+    const lastHidden = lstmLastHidden(images, weights.kernel, weights.recurrentKernel, weights.bias)
     return tf.add(tf.matMul(lastHidden, weights.denseKernel), weights.denseBias) as tf.Tensor2D
   })
 }
 
-export function classifierProbabilities(
-  weights: ClassifierWeights,
-  images: tf.Tensor3D,
-  implementation: LstmImplementation = 'auto',
-): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(classifierLogits(weights, images, implementation)))
+export function classifierProbabilities(weights: ClassifierWeights, images: tf.Tensor3D): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(classifierLogits(weights, images)))
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 
 import {ArrayPool} from './array-pool.js'
 import {lazyGradientOp} from './lazy-gradient.js'
+import type {LstmLastHidden} from './lstm.js'
 import {withMatrixOps} from './matrix-ops.js'
 
 /**
@@ -355,12 +356,7 @@ function once<T>(fn: () => T): () => T {
  * Under a gradient tape it records a single op whose gradients are computed by hand, each only if
  * asked for (training needs the weights', not the images').
  */
-export function hybridLstmLastHidden(
-  inputs: tf.Tensor3D,
-  kernel: tf.Tensor2D | tf.Variable,
-  recurrentKernel: tf.Tensor2D | tf.Variable,
-  bias: tf.Tensor1D | tf.Variable,
-): tf.Tensor2D {
+export const hybridLstmLastHidden: LstmLastHidden = (inputs, kernel, recurrentKernel, bias) => {
   const [batch] = inputs.shape
   const units = recurrentKernel.shape[0]
   if (!tf.engine().isTapeOn()) {

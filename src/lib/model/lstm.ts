@@ -3,49 +3,36 @@ import * as tf from '@tensorflow/tfjs'
 import {hybridLstmLastHidden} from './hybrid-lstm.js'
 
 /**
+ * The last hidden state [batch, units] of a Keras-layout LSTM run over inputs [batch, time, features].
+ * Gate order i, f, c, o; sigmoid gates, tanh activation (as Keras and BasicLSTMCell).
+ * Differentiable with respect to every argument.
+ */
+export type LstmLastHidden = (
+  inputs: tf.Tensor3D,
+  kernel: tf.Tensor2D | tf.Variable,
+  recurrentKernel: tf.Tensor2D | tf.Variable,
+  bias: tf.Tensor1D | tf.Variable,
+) => tf.Tensor2D
+
+/**
  * How the LSTM is computed:
  *   hybrid  backend matmuls + typed-array gate math + hand-written backward pass (./hybrid-lstm.ts);
  *           for backends whose tensor reads are cheap synchronous copies (wasm, cpu)
  *   ops     plain tf ops and autodiff; for backends where reading a tensor back is costly or
  *           asynchronous (the native tensorflow backend, GPU backends), whose fused kernels make
  *           the op-by-op form fast anyway
- *   auto    whichever suits the active backend
  */
-export const LSTM_IMPLEMENTATIONS = ['auto', 'hybrid', 'ops'] as const
-export type LstmImplementation = (typeof LSTM_IMPLEMENTATIONS)[number]
+export type LstmImplementation = 'hybrid' | 'ops'
 
 const HYBRID_BACKENDS: readonly string[] = ['wasm', 'cpu']
 
-export function defaultLstmImplementation(backend: string = tf.getBackend()): Exclude<LstmImplementation, 'auto'> {
+export function defaultLstmImplementation(backend: string = tf.getBackend()): LstmImplementation {
   return HYBRID_BACKENDS.includes(backend) ? 'hybrid' : 'ops'
 }
 
-/**
- * The last hidden state [batch, units] of a Keras-layout LSTM run over inputs [batch, time, features].
- * Gate order i, f, c, o; sigmoid gates, tanh activation (as Keras and BasicLSTMCell).
- * Differentiable with respect to every argument.
- */
-export function lstmLastHidden(
-  inputs: tf.Tensor3D,
-  kernel: tf.Tensor2D | tf.Variable,
-  recurrentKernel: tf.Tensor2D | tf.Variable,
-  bias: tf.Tensor1D | tf.Variable,
-  implementation: LstmImplementation = 'auto',
-): tf.Tensor2D {
-  const chosen = implementation === 'auto' ? defaultLstmImplementation() : implementation
-  return chosen === 'hybrid'
-    ? hybridLstmLastHidden(inputs, kernel, recurrentKernel, bias)
-    : opsLstmLastHidden(inputs, kernel, recurrentKernel, bias)
-}
-
 /** The LSTM as plain tf ops: one input projection for all steps, then per step a matmul and the gates. */
-export function opsLstmLastHidden(
-  inputs: tf.Tensor3D,
-  kernel: tf.Tensor2D | tf.Variable,
-  recurrentKernel: tf.Tensor2D | tf.Variable,
-  bias: tf.Tensor1D | tf.Variable,
-): tf.Tensor2D {
-  return tf.tidy(() => {
+export const opsLstmLastHidden: LstmLastHidden = (inputs, kernel, recurrentKernel, bias) =>
+  tf.tidy(() => {
     const [batch, time, features] = inputs.shape
     const units = recurrentKernel.shape[0]
     const projected = tf.add(tf.matMul(tf.reshape(inputs, [batch * time, features]), kernel), bias).reshape([batch, time, 4 * units])
@@ -60,4 +47,8 @@ export function opsLstmLastHidden(
     }
     return h
   })
-}
+
+const IMPLEMENTATIONS: Record<LstmImplementation, LstmLastHidden> = {hybrid: hybridLstmLastHidden, ops: opsLstmLastHidden}
+
+/** The LSTM in the implementation that suits the active backend. */
+export const lstmLastHidden: LstmLastHidden = (...args) => IMPLEMENTATIONS[defaultLstmImplementation()](...args)
