@@ -131,16 +131,6 @@ export class GrpcServingClient {
   }
 }
 
-/** One Predict call on a fresh connection; for many calls keep a GrpcServingClient open instead. */
-export async function grpcPredict(address: string, images: Float32Array, count: number, options: GrpcPredictOptions = {}): Promise<PredictResult> {
-  const client = new GrpcServingClient(address, options.modelName)
-  try {
-    return await client.predict(images, count, options)
-  } finally {
-    client.close()
-  }
-}
-
 /** The gRPC target of a client `--url` such as `grpc://127.0.0.1:9000`. */
 export function grpcAddressOfUrl(url: URL): string {
   return url.host

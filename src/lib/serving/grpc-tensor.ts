@@ -7,7 +7,6 @@ const FLOAT_BYTES = 4
 
 /** How a client packs float values: `float_val` (repeated float) or raw `tensor_content` bytes. */
 export type TensorEncoding = 'float_val' | 'tensor_content'
-export const TENSOR_ENCODINGS: readonly TensorEncoding[] = ['float_val', 'tensor_content']
 
 /** A DT_FLOAT TensorProto of `values` with `shape`, as the answer's outputs and clients' inputs carry it. */
 export function floatTensorProto(values: Float32Array, shape: number[], encoding: TensorEncoding = 'float_val'): TensorProtoMessage {
