@@ -52,6 +52,8 @@ export class Trainer extends TrainingEvents {
   private currentLearningRate: number
   private stopReason?: string
   private startedAt = 0
+  /** The validation split's score and the step it was taken at, so a score is not recomputed for unchanged weights. */
+  private lastValidation?: LossAndAccuracy & {step: number}
 
   private constructor(setup: TrainerSetup) {
     super()
@@ -164,10 +166,19 @@ export class Trainer extends TrainingEvents {
     return result
   }
 
+  /** Loss and accuracy on the validation split with the current weights (scored once per step). */
+  validationScore(): LossAndAccuracy {
+    if (this.lastValidation?.step !== this.step) {
+      this.lastValidation = {step: this.step, ...lossAndAccuracyOf(this.weights, this.validation)}
+    }
+    const {loss, accuracy} = this.lastValidation
+    return {loss, accuracy}
+  }
+
   private async endEpoch(): Promise<void> {
     let validation: {validationLoss: number; validationAccuracy: number} | undefined
     if (this.validation.count > 0) {
-      const {loss, accuracy} = lossAndAccuracyOf(this.weights, this.validation)
+      const {loss, accuracy} = this.validationScore()
       validation = {validationLoss: loss, validationAccuracy: accuracy}
       this.metrics = {...this.metrics, ...validation}
     }

@@ -120,7 +120,8 @@ export async function prepareTraining(options: TrainingRunOptions, attachListene
 
 /**
  * What a run achieved. After a completed run it also scores the seed's check (the first 128 test
- * images) and the whole validation split; a stopped run skips that to exit promptly.
+ * images) and the whole validation split (the last epoch's score when no step came after it);
+ * a stopped run skips that to exit promptly.
  */
 export function summarizeTraining(trainer: Trainer, end: TrainEndEvent, options: {checkpointDir: string; dataDir?: string}): TrainingSummary {
   const latest = readCheckpointIndex(options.checkpointDir)?.latest
@@ -139,7 +140,7 @@ export function summarizeTraining(trainer: Trainer, end: TrainEndEvent, options:
   if (end.stopped) return summary
   const test = loadMnistSplit('test', options.dataDir, SEED_TEST_IMAGES)
   summary.test = {images: test.count, accuracy: lossAndAccuracyOf(trainer.weights, test).accuracy}
-  if (trainer.validation.count > 0) summary.validation = {images: trainer.validation.count, ...lossAndAccuracyOf(trainer.weights, trainer.validation)}
+  if (trainer.validation.count > 0) summary.validation = {images: trainer.validation.count, ...trainer.validationScore()}
   return summary
 }
 
