@@ -6,6 +6,9 @@ import {fileURLToPath} from 'node:url'
 import {WASM_THREADS_ENV} from '../src/lib/backend.js'
 import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../src/lib/model/weights.js'
 
+/** Seed of the benchmarks' classifier weights. */
+export const WEIGHTS_SEED = 7
+
 /** Flag that marks a benchmark process started by another one to measure one thread setting. */
 export const CHILD_FLAG = '--child'
 

@@ -13,9 +13,8 @@ import {parseArgs} from 'node:util'
 import {selectBackend, wasmThreadsInUse} from '../src/lib/backend.js'
 import {classifierLogits} from '../src/lib/model/classifier.js'
 import {kerasClassifierFrom} from '../src/lib/model/keras.js'
-import {disposeClassifierWeights} from '../src/lib/model/weights.js'
-import {benchWeights} from './weights.js'
-import {defaultThreadSettings, fixed, formatTable, median, parseThreadList, randomBatch, runChild, timeFor} from './helpers.js'
+import {createClassifierWeights, DEFAULT_HIDDEN_UNITS, disposeClassifierWeights} from '../src/lib/model/weights.js'
+import {defaultThreadSettings, fixed, formatTable, median, parseThreadList, randomBatch, runChild, timeFor, WEIGHTS_SEED} from './helpers.js'
 
 const BATCH_SIZES = [1, 32, 256]
 const ROUNDS = 3
@@ -41,7 +40,7 @@ interface Result {
 async function measure(backend: Backend): Promise<Result[]> {
   await selectBackend(backend)
   const threads = backend === 'wasm' ? wasmThreadsInUse() : 1
-  const weights = benchWeights()
+  const weights = createClassifierWeights(DEFAULT_HIDDEN_UNITS, WEIGHTS_SEED)
   const stock = kerasClassifierFrom(weights)
   const models: Record<ModelKind, (images: tf.Tensor3D) => tf.Tensor> = {
     ours: (images) => classifierLogits(weights, images),

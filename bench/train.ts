@@ -14,9 +14,8 @@ import {parseArgs} from 'node:util'
 import {selectBackend, setWasmTransposedMatMulFix, wasmThreadsInUse} from '../src/lib/backend.js'
 import {classifierLogits} from '../src/lib/model/classifier.js'
 import {kerasClassifierFrom} from '../src/lib/model/keras.js'
-import {DEFAULT_HIDDEN_UNITS, disposeClassifierWeights, WEIGHT_NAMES} from '../src/lib/model/weights.js'
-import {benchWeights} from './weights.js'
-import {defaultThreadSettings, fixed, formatTable, median, parseThreadList, randomBatch, runChild, timeCalls} from './helpers.js'
+import {createClassifierWeights, DEFAULT_HIDDEN_UNITS, disposeClassifierWeights, WEIGHT_NAMES} from '../src/lib/model/weights.js'
+import {defaultThreadSettings, fixed, formatTable, median, parseThreadList, randomBatch, runChild, timeCalls, WEIGHTS_SEED} from './helpers.js'
 
 const BATCH_SIZE = 128
 const LEARNING_RATE = 0.001
@@ -52,7 +51,7 @@ interface Trainer {
 }
 
 function trainer(kind: ModelKind, images: tf.Tensor3D, labels: tf.Tensor2D): Trainer {
-  const weights = benchWeights()
+  const weights = createClassifierWeights(DEFAULT_HIDDEN_UNITS, WEIGHTS_SEED)
   const optimizer = tf.train.adam(LEARNING_RATE)
   const run = (logits: () => tf.Tensor2D, variables: tf.Variable[]) => () => {
     const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, logits()) as tf.Scalar, true, variables)!
