@@ -5,7 +5,8 @@ import {setImmediate as yieldToEventLoop} from 'node:timers/promises'
 import {sequentialBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
 import {classifierLogits} from '../model/classifier.js'
-import {ClassifierWeights, IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
+import {ClassifierWeights, IMAGE_PIXELS, NUM_CLASSES} from '../model/weights.js'
+import {imagesTensor} from '../training/metrics.js'
 import {
   ClassMetrics,
   ConfusedPair,
@@ -72,7 +73,7 @@ export async function evaluate(logitsOf: LogitsFunction, set: ImageSet, options:
   let busyMs = 0
   for (const batch of sequentialBatches(set, batchSize)) {
     const started = performance.now()
-    const logitsTensor = tf.tidy(() => logitsOf(tf.tensor3d(batch.images, [batch.size, IMAGE_ROWS, IMAGE_COLS])))
+    const logitsTensor = tf.tidy(() => logitsOf(imagesTensor(batch.images, batch.size)))
     const logits = (await logitsTensor.data()) as Float32Array
     logitsTensor.dispose()
     const predictions = new Uint8Array(batch.size)
