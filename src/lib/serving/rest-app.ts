@@ -57,10 +57,11 @@ function predictionRouteOf(path: string): PredictionRoute | undefined {
 export function createRestListener(options: RestAppOptions): RequestListener {
   const app = createExpressApp(options)
   return (request, response) => {
-    const route = predictionRouteOf(pathOf(request.url))
+    const path = pathOf(request.url)
+    const route = predictionRouteOf(path)
     if (!route) return app(request, response)
     observe(response, () => route.label, options)
-    answerPrediction(request, route, options).then(
+    answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
       (error: unknown) => sendError(request, response, error, options.log),
     )
@@ -74,8 +75,7 @@ function observe(response: ServerResponse, routeLabel: () => RouteLabel, options
   response.on('finish', () => options.metrics.observeRequest(routeLabel(), response.statusCode, (performance.now() - started) / 1000))
 }
 
-async function answerPrediction(request: IncomingMessage, route: PredictionRoute, options: RestAppOptions): Promise<string> {
-  const path = pathOf(request.url)
+async function answerPrediction(request: IncomingMessage, path: string, route: PredictionRoute, options: RestAppOptions): Promise<string> {
   if (request.method !== 'POST') throw methodNotAllowed(request.method ?? '', path, 'POST')
   const body = await readJsonBody(request, options.bodyLimitBytes, options.bodyLimitText)
   if (route.label === 'flask') {
