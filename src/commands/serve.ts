@@ -46,6 +46,15 @@ export default class Serve extends MnistCommand {
       max: 65535,
       description: "also serve TensorFlow Serving's gRPC API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) on this port, same host (0 picks a free one); off when omitted",
     }),
+    'drain-grace-seconds': numberFlag({
+      default: SERVE_DEFAULTS.drainGraceSeconds,
+      description:
+        'after SIGTERM/SIGINT, keep accepting and answering this long (not ready: /readyz answers 503) before the listener closes; on Kubernetes, long enough for the endpoint removal to reach every load balancer',
+    }),
+    'drain-timeout-seconds': numberFlag({
+      default: SERVE_DEFAULTS.drainTimeoutSeconds,
+      description: 'after the listener closed, how long requests under way may take before their connections are cut',
+    }),
     backend: backendFlag,
   }
 
@@ -67,6 +76,8 @@ export default class Serve extends MnistCommand {
       bodyLimit: flags['body-limit'],
       // The inference workers select it; this thread runs no model.
       backend: flags.backend,
+      drainGraceSeconds: flags['drain-grace-seconds'],
+      drainTimeoutSeconds: flags['drain-timeout-seconds'],
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)
@@ -83,7 +94,8 @@ export default class Serve extends MnistCommand {
     else for (const line of startupLines(server, options)) this.log(line)
 
     const signal = await waitForShutdownSignal((again) => print({event: 'forced', signal: again}, `${again} again: stopping now`, 'stderr'))
-    print({event: 'draining', signal}, `${signal}: no new connections; finishing in-flight requests…`)
+    const grace = options.drainGraceSeconds > 0 ? `answering for ${options.drainGraceSeconds} s more, then ` : ''
+    print({event: 'draining', signal}, `${signal}: draining (not ready); ${grace}finishing the requests under way…`)
     await server.shutdown()
     print({event: 'stopped'}, 'Stopped.')
   }

@@ -61,7 +61,7 @@ describe('mnist-rnn serve (CLI)', () => {
     for (const answer of answers) expect(((await answer.json()) as {predictions: number[][]}).predictions).toHaveLength(IMAGES_PER_REQUEST)
     const [code] = await exited
     expect(code).toBe(0)
-    expect(output()).toContain('SIGTERM: no new connections; finishing in-flight requests…')
+    expect(output()).toContain('SIGTERM: draining (not ready); finishing the requests under way…')
     expect(output()).toContain('Stopped.')
     await expect(predict(url, bigRequest)).rejects.toThrow()
   })

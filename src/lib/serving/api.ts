@@ -78,4 +78,9 @@ export interface ServingCore {
   predict(request: PredictRequest): Promise<PredictResult>
   metadata(modelName: string, version?: number): ModelMetadata
   status(modelName: string, version?: number): VersionStatus[]
+  /**
+   * Readiness, for /readyz and the V2 /v2/health/ready: true while a version is AVAILABLE and no
+   * graceful shutdown has begun. (Liveness is the process answering at all.)
+   */
+  isReady(): boolean
 }

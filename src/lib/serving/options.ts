@@ -29,6 +29,10 @@ export interface ServeOptions {
   bodyLimit: string
   /** Chosen by each inference worker (auto: tensorflow, else wasm, else cpu). */
   backend: BackendChoice
+  /** After SIGTERM: seconds of answering on (not ready, `Connection: close`) before the listener closes. */
+  drainGraceSeconds: number
+  /** After the listener closed: seconds requests under way get before their connections are cut. */
+  drainTimeoutSeconds: number
 }
 
 export const SERVE_DEFAULTS = {
@@ -43,6 +47,8 @@ export const SERVE_DEFAULTS = {
   workers: availableParallelism(),
   pollSeconds: 5,
   bodyLimit: '1mb',
+  drainGraceSeconds: 0,
+  drainTimeoutSeconds: 30,
 } as const
 
 const BODY_LIMIT_PATTERN = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i
@@ -68,6 +74,8 @@ export function checkServeOptions(options: ServeOptions): void {
   wholeAtLeast('--workers', options.workers, 1)
   if (options.version !== undefined) wholeAtLeast('--version', options.version, 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
+  if (!(options.drainGraceSeconds >= 0)) throw new UserError(`--drain-grace-seconds must be ≥ 0, got ${options.drainGraceSeconds}`)
+  if (!(options.drainTimeoutSeconds > 0)) throw new UserError(`--drain-timeout-seconds must be > 0, got ${options.drainTimeoutSeconds}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
   if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
   if (!options.modelName || /[/:\s]/.test(options.modelName)) throw new UserError(`--model-name must be a word without "/", ":" or spaces, got "${options.modelName}"`)

@@ -10,7 +10,8 @@ import {ModelManager, checkModelDir} from './core/model-manager.js'
 import {createRestListener} from './rest/app.js'
 import {ServeOptions, checkServeOptions, parseByteSize} from './options.js'
 import {BatchingServingCore} from './core/serving-core.js'
-import {DRAIN_TIMEOUT_MS, FrontendStarter, ServingFrontend} from './core/frontend.js'
+import {FrontendStarter, ServingFrontend} from './core/frontend.js'
+import {HttpDrain} from './shutdown.js'
 import {ServingCore, ServingLog} from './api.js'
 import {SignatureDef} from '../export/format.js'
 
@@ -31,7 +32,11 @@ export interface RunningServer {
   core: ServingCore
   metrics: ServingMetrics
   pool: InferencePool
-  /** Stops accepting, lets in-flight requests finish (up to DRAIN_TIMEOUT_MS), stops the workers. */
+  /**
+   * The graceful shutdown: not ready at once, answers for --drain-grace-seconds more, stops
+   * listening, answers every accepted connection, lets batches and gRPC calls finish (cutting
+   * what is left after --drain-timeout-seconds), stops the workers.
+   */
   shutdown(): Promise<void>
 }
 
@@ -80,7 +85,6 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   metrics.watch({queueDepth: () => batcher.queuedRequests, numTensors: () => pool.numTensors})
   const core = new BatchingServingCore(manager, batcher)
 
-  let draining = false
   const listener = createRestListener({
     core,
     modelName: options.modelName,
@@ -88,11 +92,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     bodyLimitBytes: parseByteSize(options.bodyLimit),
     bodyLimitText: options.bodyLimit,
     log,
-    isDraining: () => draining,
   })
-  const server = createServer(listener)
-  // Once draining, a connection that finished its request is closed instead of kept alive.
-  server.on('request', (_request, response) => response.on('finish', () => draining && setImmediate(() => server.closeIdleConnections())))
+  const server = createServer()
+  const httpDrain = new HttpDrain(server, listener)
   let port: number
   const frontends: ServingFrontend[] = []
   try {
@@ -101,7 +103,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   } catch (error) {
     manager.stop()
     server.close()
-    await Promise.all(frontends.map((frontend) => frontend.shutdown()))
+    await Promise.all(frontends.map((frontend) => frontend.shutdown(0)))
     await pool.close()
     throw error
   }
@@ -109,13 +111,17 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
-      draining = true
+      // Not ready from now on; answers close their connections; the listener stays open for the grace.
+      core.beginDraining()
+      httpDrain.beginDraining()
       manager.stop()
+      if (options.drainGraceSeconds > 0) await sleep(options.drainGraceSeconds * MS_PER_SECOND)
+      const drainTimeoutMs = options.drainTimeoutSeconds * MS_PER_SECOND
       const drainTimer = setTimeout(() => {
-        log.warn(`in-flight requests still running after ${DRAIN_TIMEOUT_MS} ms; closing their connections`)
-        server.closeAllConnections()
-      }, DRAIN_TIMEOUT_MS)
-      await Promise.all([closeHttp(server), ...frontends.map((frontend) => frontend.shutdown())])
+        log.warn(`requests still under way ${options.drainTimeoutSeconds} s after the listener closed (--drain-timeout-seconds); closing their connections`)
+        httpDrain.closeAll()
+      }, drainTimeoutMs)
+      await Promise.all([httpDrain.stopListening(), ...frontends.map((frontend) => frontend.shutdown(drainTimeoutMs))])
       await batcher.whenIdle()
       clearTimeout(drainTimer)
       await pool.close()
@@ -150,12 +156,8 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   })
 }
 
-/** Resolves when every connection has ended; idle keep-alive connections are closed at once. */
-function closeHttp(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-  })
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function urlHost(host: string): string {

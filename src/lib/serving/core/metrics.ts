@@ -1,7 +1,7 @@
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
 
 /** Route labels: a fixed set, so odd paths cannot blow up the metrics' cardinality. */
-export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'metrics' | 'unknown' | (string & {})
+export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'readyz' | 'metrics' | 'unknown' | (string & {})
 
 const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]

@@ -26,6 +26,8 @@ function checkImages(request: PredictRequest): void {
  * answers, the batcher merges concurrent requests into forward passes.
  */
 export class BatchingServingCore implements ServingCore {
+  private draining = false
+
   constructor(
     private readonly manager: ModelManager,
     private readonly batcher: Batcher,
@@ -55,5 +57,14 @@ export class BatchingServingCore implements ServingCore {
   status(modelName: string, version?: number): VersionStatus[] {
     this.manager.checkModelName(modelName)
     return this.manager.status(version)
+  }
+
+  isReady(): boolean {
+    return !this.draining && this.manager.servedVersion !== undefined
+  }
+
+  /** A graceful shutdown began: not ready any more (requests are still answered). */
+  beginDraining(): void {
+    this.draining = true
   }
 }

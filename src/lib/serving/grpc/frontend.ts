@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js'
 
 import {errorMessage} from '../../core/errors.js'
 import {GrpcMethod, servingErrorCodeOf, startGrpcServer} from './service.js'
-import {DRAIN_TIMEOUT_MS, FrontendStarter} from '../core/frontend.js'
+import {FrontendStarter} from '../core/frontend.js'
 import {HTTP_STATUS_OF} from '../api.js'
 
 /** Route labels in the shared request metrics, beside REST's. */
@@ -35,6 +35,6 @@ export function grpcFrontend(options: {host: string; port: number}): FrontendSta
       onCall: (method, code, seconds) => metrics.observeRequest(METRICS_ROUTE_OF[method], httpEquivalentOf(code), seconds),
       onInternalError: (method, error) => log.error(`gRPC ${method} failed: ${errorMessage(error)}`),
     })
-    return {name: 'gRPC', address: server.address, shutdown: () => server.shutdown(DRAIN_TIMEOUT_MS)}
+    return {name: 'gRPC', address: server.address, shutdown: (timeoutMs) => server.shutdown(timeoutMs)}
   }
 }

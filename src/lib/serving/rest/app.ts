@@ -18,8 +18,6 @@ export interface RestAppOptions {
   bodyLimitBytes: number
   bodyLimitText: string
   log: ServingLog
-  /** True once a graceful shutdown began: answers then close their connection. */
-  isDraining?: () => boolean
 }
 
 /** /v1/models/NAME[/versions/N]:predict */
@@ -48,7 +46,7 @@ function predictionRouteOf(path: string): PredictionRoute | undefined {
 /**
  * The HTTP API: the seed's Flask route (`POST /` {"data"} → {"y": softmax rows}), TensorFlow
  * Serving's REST API (status, metadata, :predict in row and columnar formats, per version),
- * /healthz and /metrics. Every error is a one-line `{"error": …}` with a 4xx (or 503) status.
+ * /healthz (liveness), /readyz (readiness) and /metrics. Every error is a one-line `{"error": …}` with a 4xx (or 503) status.
  *
  * The two prediction routes, the hot path under load, are answered straight on node:http: going
  * through Express costs about 3× the CPU per request (measured: a bare Express JSON route
@@ -68,10 +66,9 @@ export function createRestListener(options: RestAppOptions): RequestListener {
   }
 }
 
-/** Counts the request in the metrics when its answer is sent; closes the connection when draining. */
+/** Counts the request in the metrics when its answer is sent. */
 function observe(response: ServerResponse, routeLabel: () => RouteLabel, options: RestAppOptions): void {
   const started = performance.now()
-  if (options.isDraining?.()) response.setHeader('Connection', 'close')
   response.on('finish', () => options.metrics.observeRequest(routeLabel(), response.statusCode, (performance.now() - started) / 1000))
 }
 
@@ -87,6 +84,10 @@ async function answerPrediction(request: IncomingMessage, path: string, route: P
   const result = await options.core.predict({modelName: route.modelName, version: route.version, signatureName, images, count})
   const rows = logitRows(result.logits, count)
   return JSON.stringify(format === 'row' ? {predictions: rows} : {outputs: rows})
+}
+
+function highestAvailable(core: ServingCore, modelName: string): number | undefined {
+  return core.status(modelName).find((status) => status.state === 'AVAILABLE')?.version
 }
 
 function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -132,12 +133,18 @@ function createExpressApp(options: RestAppOptions): express.Express {
     }
   })
 
+  // Liveness: the process answers (also while it drains). Restarting it would not help otherwise.
   app.all('/healthz', (req, res) => {
     route(req, res, 'healthz', 'GET')
-    if (options.isDraining?.()) throw new HttpError(503, 'shutting down')
-    const served = core.status(modelName).find((status) => status.state === 'AVAILABLE')
-    if (!served) throw new HttpError(503, `no version of ${modelName} is available`)
-    res.json({status: 'ok', model: modelName, version: served.version})
+    res.json({status: 'ok', model: modelName, version: highestAvailable(core, modelName)})
+  })
+
+  // Readiness: whether to send this server traffic (a version AVAILABLE, no shutdown begun).
+  app.all('/readyz', (req, res) => {
+    route(req, res, 'readyz', 'GET')
+    const version = highestAvailable(core, modelName)
+    if (!core.isReady()) throw new HttpError(503, version === undefined ? `no version of ${modelName} is available` : 'shutting down')
+    res.json({status: 'ready', model: modelName, version})
   })
 
   app.all('/metrics', async (req, res) => {
