@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
 import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
-import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
+import {SERVE_DEFAULTS, ServeOptions, parseLabels, parseVersionPolicy} from '../lib/serving/options.js'
 import {startServer} from '../lib/serving/server.js'
 import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
 import {startupInfo, startupLines} from '../lib/serving/banner.js'
@@ -24,6 +24,9 @@ export default class Serve extends MnistCommand {
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
+    '<%= config.bin %> serve --versions all --label stable=1 --label canary=2   # /v1/models/mnist/labels/canary:predict',
+    '<%= config.bin %> serve --model-config models.config   # policy and labels re-read while serving, as TF Serving',
+    '<%= config.bin %> serve --host 0.0.0.0 --drain-grace-seconds 5   # on Kubernetes: keeps answering while endpoints update',
     "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also TF Serving's gRPC API (PredictionService, ModelService)",
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
   ]
@@ -33,7 +36,24 @@ export default class Serve extends MnistCommand {
     host: Flags.string({default: SERVE_DEFAULTS.host, description: 'address to listen on; 0.0.0.0 exposes the server to the network'}),
     'model-dir': Flags.string({default: SERVE_DEFAULTS.modelDir, description: 'export directory holding version folders (1/, 2/, …)', helpValue: 'DIR'}),
     'model-name': Flags.string({default: SERVE_DEFAULTS.modelName, description: 'model name in /v1/models/NAME'}),
-    version: Flags.integer({description: 'serve only this version (default: the highest valid one, and newer ones as they appear)'}),
+    version: Flags.integer({description: 'serve only this version (the same as --versions specific:N)', exclusive: ['versions']}),
+    versions: Flags.string({
+      default: 'latest',
+      helpValue: 'POLICY',
+      description:
+        "which versions are loaded and AVAILABLE at once, as TF Serving's model_version_policy: latest (the highest that loads), latest:N, all, or specific:1,3; each answers on /versions/N, unversioned requests get the highest",
+    }),
+    label: Flags.string({
+      multiple: true,
+      helpValue: 'NAME=VERSION',
+      description: 'a version label (repeatable): /v1/models/NAME/labels/LABEL:predict and gRPC model_spec.version_label go to VERSION, which must be AVAILABLE',
+    }),
+    'model-config': Flags.string({
+      helpValue: 'FILE',
+      exclusive: ['model-dir', 'model-name', 'versions', 'version', 'label'],
+      description:
+        "TF Serving's model config file (ModelServerConfig text format: model_config_list { config { name base_path model_version_policy version_labels } }), re-read every --poll-seconds so that the version policy and labels change without a restart",
+    }),
     'max-batch-size': Flags.integer({default: SERVE_DEFAULTS.maxBatchSize, description: 'most images per forward pass (and per request)'}),
     'batch-timeout-ms': numberFlag({default: SERVE_DEFAULTS.batchTimeoutMs, description: 'longest a request waits for others to share its forward pass'}),
     'max-queue': Flags.integer({default: SERVE_DEFAULTS.maxQueue, description: 'requests allowed to wait; beyond that: 503 with Retry-After'}),
@@ -67,6 +87,9 @@ export default class Serve extends MnistCommand {
       modelDir: flags['model-dir'],
       modelName: flags['model-name'],
       version: flags.version,
+      versionPolicy: parseVersionPolicy(flags.versions),
+      labels: parseLabels(flags.label ?? []),
+      modelConfigFile: flags['model-config'],
       maxBatchSize: flags['max-batch-size'],
       batchTimeoutMs: flags['batch-timeout-ms'],
       maxQueue: flags['max-queue'],

@@ -6,75 +6,27 @@ import {SERVE_DEFAULTS} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
-import {imageRows, mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
+import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
+import {logitsMatch, predict, statusOf, steadyTraffic, until, versionIdentifier} from './version-traffic.js'
 
 const IMAGES = 16
 const TOLERANCE = 1e-5
 const POLL_SECONDS = 0.2
 const CLIENTS = 4
-const WAIT_LIMIT_MS = 60_000
 const SEEDS: Record<number, number> = {1: 11, 2: 22, 4: 44}
+const PREDICT = '/v1/models/mnist:predict'
 
 const {images} = mnistTestImages(IMAGES)
-const referenceBySeed = new Map(Object.values(SEEDS).map((seed) => [seed, referenceLogits(seed, images)]))
+const identify = versionIdentifier(SEEDS, images)
+const versionOf = identify
 
 function logLines(): {log: ServingLog; lines: string[]} {
   const lines: string[] = []
   return {lines, log: {info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m)}}
 }
 
-async function predict(url: string, index: number): Promise<{status: number; logits?: number[]}> {
-  const response = await fetch(`${url}/v1/models/mnist:predict`, {
-    method: 'POST',
-    headers: {'content-type': 'application/json'},
-    body: JSON.stringify({instances: [imageRows(images, index)]}),
-  })
-  const body = (await response.json()) as {predictions?: number[][]}
-  return {status: response.status, logits: body.predictions?.[0]}
-}
-
-function matches(logits: number[], reference: Float32Array, index: number): boolean {
-  return logits.every((value, k) => Math.abs(value - reference[index * 10 + k]) <= TOLERANCE)
-}
-
-/** Which version (by its seed's reference logits) produced `logits` for image `index`. */
-function versionOf(logits: number[], index: number): number | undefined {
-  for (const [version, seed] of Object.entries(SEEDS)) if (matches(logits, referenceBySeed.get(seed)!, index)) return Number(version)
-  return undefined
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_LIMIT_MS
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-/** Clients sending requests back to back until stopped; every answer recorded. */
-function steadyTraffic(url: string) {
-  const answers: Array<{status: number; version?: number}> = []
-  let running = true
-  const clients = Array.from({length: CLIENTS}, async (_, client) => {
-    for (let n = client; running; n += CLIENTS) {
-      const index = n % IMAGES
-      const {status, logits} = await predict(url, index).catch(() => ({status: 0, logits: undefined}))
-      answers.push({status, version: logits && versionOf(logits, index)})
-    }
-  })
-  return {
-    answers,
-    stop: async () => {
-      running = false
-      await Promise.all(clients)
-    },
-  }
-}
-
-async function statusOf(url: string) {
-  return ((await (await fetch(`${url}/v1/models/mnist`)).json()) as {model_version_status: Array<{version: string; state: string; status: {error_message: string}}>})
-    .model_version_status
-}
+const predictOne = (url: string, index: number) => predict(url, PREDICT, images, index)
+const steady = (url: string) => steadyTraffic(url, PREDICT, CLIENTS, images, identify)
 
 describe('versions: hot reload, refusals, worker crashes', () => {
   const temp = makeTempDir('mnist-rnn-versions-')
@@ -92,7 +44,7 @@ describe('versions: hot reload, refusals, worker crashes', () => {
   })
 
   it('a new version published while requests flow is picked up with zero failed requests', async () => {
-    const traffic = steadyTraffic(server.url)
+    const traffic = steady(server.url)
     await until(() => traffic.answers.length >= 20, 'traffic on version 1')
     await writeTestExport(temp.dir, 2, SEEDS[2])
     await until(() => traffic.answers.some((answer) => answer.version === 2), 'an answer from version 2')
@@ -130,7 +82,7 @@ describe('versions: hot reload, refusals, worker crashes', () => {
     ])
     expect(statuses[0].status.error_message).toMatch(/^weights\.bin fails its recorded sha256/)
     expect(lines.find((line) => line.startsWith('version 3 of mnist refused'))).toMatch(/weights\.bin fails its recorded sha256.*; still serving version 2$/)
-    const answer = await predict(server.url, 5)
+    const answer = await predictOne(server.url, 5)
     expect(answer.status).toBe(200)
     expect(versionOf(answer.logits!, 5)).toBe(2)
     expect(await (await fetch(`${server.url}/healthz`)).json()).toMatchObject({version: 2})
@@ -146,13 +98,13 @@ describe('versions: hot reload, refusals, worker crashes', () => {
 
     cpSync(join(complete, '4', 'weights.bin'), join(temp.dir, '4', 'weights.bin'))
     await until(async () => (await statusOf(server.url))[0].state === 'AVAILABLE', 'version 4 to be served')
-    const answer = await predict(server.url, 3)
+    const answer = await predictOne(server.url, 3)
     expect(versionOf(answer.logits!, 3)).toBe(4)
     rmSync(complete, {recursive: true, force: true})
   })
 
   it('an inference worker that dies is restarted and logged, and no request fails', async () => {
-    const traffic = steadyTraffic(server.url)
+    const traffic = steady(server.url)
     await until(() => traffic.answers.length >= 10, 'traffic')
     await server.pool.simulateCrash(0)
     const crashedAt = traffic.answers.length
@@ -192,11 +144,11 @@ describe('batching: batched answers equal unbatched ones and reach the right cal
 
   it('concurrent single-image requests share forward passes, and each gets its own image’s answer', async () => {
     const indexes = Array.from({length: 48}, (_, i) => i % IMAGES)
-    const [batched, single] = await Promise.all([batching, unbatched].map((server) => Promise.all(indexes.map((index) => predict(server.url, index)))))
-    const reference = referenceBySeed.get(SEEDS[1])!
+    const [batched, single] = await Promise.all([batching, unbatched].map((server) => Promise.all(indexes.map((index) => predictOne(server.url, index)))))
+    const reference = referenceLogits(SEEDS[1], images)
     indexes.forEach((index, i) => {
       expect(batched[i].status).toBe(200)
-      expect(matches(batched[i].logits!, reference, index)).toBe(true)
+      expect(logitsMatch(batched[i].logits!, reference, index)).toBe(true)
       batched[i].logits!.forEach((value, k) => expect(Math.abs(value - single[i].logits![k])).toBeLessThanOrEqual(TOLERANCE))
     })
     const merged = await batchFigures(batching.url)

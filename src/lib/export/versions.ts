@@ -35,14 +35,50 @@ function checkExportDir(exportDir: string): void {
   if (!statSync(exportDir).isDirectory()) throw new UserError(`export directory ${exportDir} is not a folder`)
 }
 
+/** A folder of an export directory named like a version (`3`), as a scan finds it. */
+export interface VersionFolder {
+  version: number
+  path: string
+  /** Names, sizes and times of its files: changes when the folder's contents change. */
+  fingerprint: string
+}
+
+/**
+ * The export directory's version folders, ascending (valid or not: nothing is read but names and
+ * file sizes). Work in progress (`.tmp-export-…`), retired folders and anything not named by a
+ * positive integer are ignored; a folder that vanishes while being scanned is skipped. The one
+ * scan behind `export`, `eval --model`, `info` and the server's file-system source.
+ */
+export function scanVersionFolders(exportDir: string): VersionFolder[] {
+  const folders: VersionFolder[] = []
+  for (const entry of readdirSync(exportDir, {withFileTypes: true})) {
+    const version = versionOfFolderName(entry.name)
+    if (version === undefined || !entry.isDirectory()) continue
+    const path = join(exportDir, entry.name)
+    const fingerprint = fingerprintOf(path)
+    if (fingerprint !== undefined) folders.push({version, path, fingerprint})
+  }
+  return folders.sort((a, b) => a.version - b.version)
+}
+
+function fingerprintOf(folder: string): string | undefined {
+  try {
+    return readdirSync(folder)
+      .sort()
+      .map((name) => {
+        const stat = statSync(join(folder, name))
+        return `${name}:${stat.size}:${stat.mtimeMs}`
+      })
+      .join('|')
+  } catch {
+    return undefined
+  }
+}
+
 /** Version numbers of the folders named like a version, ascending (valid or not). */
 export function versionFolders(exportDir: string): number[] {
   checkExportDir(exportDir)
-  return readdirSync(exportDir, {withFileTypes: true})
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => versionOfFolderName(entry.name))
-    .filter((version): version is number => version !== undefined)
-    .sort((a, b) => a - b)
+  return scanVersionFolders(exportDir).map((folder) => folder.version)
 }
 
 /** Every version folder, fully checked (signature, checksums, weights), ascending. */

@@ -3,6 +3,7 @@ import {availableParallelism} from 'node:os'
 import {BackendChoice} from '../backend.js'
 import {UserError} from '../core/errors.js'
 import {DEFAULT_EXPORT_DIR} from '../export/format.js'
+import {VersionPolicy} from './api.js'
 
 export const DEFAULT_MODEL_NAME = 'mnist'
 export const DEFAULT_HOST = '127.0.0.1'
@@ -15,8 +16,18 @@ export interface ServeOptions {
   port: number
   modelDir: string
   modelName: string
-  /** Serve only this version; default: the highest valid one, watched for newer. */
+  /** Serve only this version (the same as `versions: specific:N`). */
   version?: number
+  /** Which versions are loaded and AVAILABLE at once (--versions); default latest:1. */
+  versionPolicy: VersionPolicy
+  /** Version labels (--label NAME=VERSION): `/labels/NAME` and gRPC `version_label` route to VERSION. */
+  labels: Record<string, number>
+  /**
+   * A TF Serving ModelServerConfig (text format) naming the model, its base path, version policy
+   * and labels; re-read every poll, so policy and labels change without a restart. It replaces
+   * modelDir, modelName, versionPolicy and labels.
+   */
+  modelConfigFile?: string
   maxBatchSize: number
   batchTimeoutMs: number
   maxQueue: number
@@ -47,6 +58,8 @@ export const SERVE_DEFAULTS = {
   workers: availableParallelism(),
   pollSeconds: 5,
   bodyLimit: '1mb',
+  versionPolicy: {kind: 'latest', numVersions: 1} as VersionPolicy,
+  labels: {} as Record<string, number>,
   drainGraceSeconds: 0,
   drainTimeoutSeconds: 30,
 } as const
@@ -61,6 +74,64 @@ export function parseByteSize(text: string): number {
   return Math.floor(Number(match[1]) * BYTES_PER_UNIT[(match[2] ?? 'b').toLowerCase()])
 }
 const MAX_PORT = 65535
+
+const POLICY_SYNTAX = 'latest, latest:N, all or specific:V1,V2,…'
+
+function positiveWholeNumber(text: string): number | undefined {
+  return /^[1-9]\d*$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : undefined
+}
+
+/** `latest`, `latest:N`, `all`, `specific:1,3` (--versions) as a VersionPolicy; a UserError otherwise. */
+export function parseVersionPolicy(text: string): VersionPolicy {
+  const [kind, argument, ...rest] = text.trim().split(':')
+  const bad = (why: string) => new UserError(`--versions ${text}: ${why} (expected ${POLICY_SYNTAX})`)
+  if (rest.length > 0) throw bad('too many ":"')
+  if (kind === 'all' && argument === undefined) return {kind: 'all'}
+  if (kind === 'latest') {
+    if (argument === undefined) return {kind: 'latest', numVersions: 1}
+    const numVersions = positiveWholeNumber(argument)
+    if (numVersions === undefined) throw bad(`"${argument}" is not a whole number ≥ 1`)
+    return {kind: 'latest', numVersions}
+  }
+  if (kind === 'specific' && argument !== undefined) {
+    const versions = argument.split(',').map((part) => {
+      const version = positiveWholeNumber(part.trim())
+      if (version === undefined) throw bad(`"${part}" is not a version number`)
+      return version
+    })
+    if (new Set(versions).size !== versions.length) throw bad('a version is named twice')
+    return {kind: 'specific', versions: versions.sort((a, b) => b - a)}
+  }
+  throw bad(`unknown policy`)
+}
+
+/** The policy in --versions notation. */
+export function formatVersionPolicy(policy: VersionPolicy): string {
+  if (policy.kind === 'all') return 'all'
+  if (policy.kind === 'specific') return `specific:${policy.versions.join(',')}`
+  return policy.numVersions === 1 ? 'latest' : `latest:${policy.numVersions}`
+}
+
+/** A version label as the REST paths can carry it: a non-empty word without "/", ":" or spaces. */
+export function checkLabelName(label: string, where: string): void {
+  if (!/^[^/:\s]+$/.test(label)) throw new UserError(`${where}: a label must be a word without "/", ":" or spaces, got "${label}"`)
+}
+
+/** `--label stable=1 --label canary=2` as {stable: 1, canary: 2}; a UserError naming a bad one. */
+export function parseLabels(flags: string[]): Record<string, number> {
+  const labels: Record<string, number> = {}
+  for (const flag of flags) {
+    const match = /^([^=]*)=(.*)$/.exec(flag.trim())
+    if (!match) throw new UserError(`--label ${flag}: expected NAME=VERSION, e.g. --label canary=2`)
+    const [, label, versionText] = match
+    checkLabelName(label, `--label ${flag}`)
+    const version = positiveWholeNumber(versionText.trim())
+    if (version === undefined) throw new UserError(`--label ${flag}: "${versionText}" is not a version number`)
+    if (label in labels) throw new UserError(`--label ${flag}: label "${label}" is given twice`)
+    labels[label] = version
+  }
+  return labels
+}
 
 /** UserError naming the first option out of range. */
 export function checkServeOptions(options: ServeOptions): void {
@@ -78,5 +149,22 @@ export function checkServeOptions(options: ServeOptions): void {
   if (!(options.drainTimeoutSeconds > 0)) throw new UserError(`--drain-timeout-seconds must be > 0, got ${options.drainTimeoutSeconds}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
   if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
-  if (!options.modelName || /[/:\s]/.test(options.modelName)) throw new UserError(`--model-name must be a word without "/", ":" or spaces, got "${options.modelName}"`)
+  checkModelName(options.modelName, '--model-name')
+  if (options.version !== undefined && formatVersionPolicy(options.versionPolicy) !== formatVersionPolicy(SERVE_DEFAULTS.versionPolicy)) {
+    throw new UserError('--version and --versions cannot be given together (--version N is --versions specific:N)')
+  }
+  for (const [label, version] of Object.entries(options.labels)) {
+    checkLabelName(label, '--label')
+    wholeAtLeast(`--label ${label}`, version, 1)
+  }
+}
+
+/** A model name as the REST paths can carry it: a non-empty word without "/", ":" or spaces. */
+export function checkModelName(name: string, where: string): void {
+  if (!name || /[/:\s]/.test(name)) throw new UserError(`${where} must be a word without "/", ":" or spaces, got "${name}"`)
+}
+
+/** The version policy `options` ask for: --versions, or specific:N for --version N. */
+export function versionPolicyOf(options: ServeOptions): VersionPolicy {
+  return options.version === undefined ? options.versionPolicy : {kind: 'specific', versions: [options.version]}
 }

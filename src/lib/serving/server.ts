@@ -8,11 +8,12 @@ import {InferencePool} from './inference/pool.js'
 import {ServingMetrics} from './core/metrics.js'
 import {ModelManager, checkModelDir} from './core/model-manager.js'
 import {createRestListener} from './rest/app.js'
-import {ServeOptions, checkServeOptions, parseByteSize} from './options.js'
+import {ServeOptions, checkServeOptions, parseByteSize, versionPolicyOf} from './options.js'
+import {readModelConfigFile} from './core/model-config.js'
 import {BatchingServingCore} from './core/serving-core.js'
 import {FrontendStarter, ServingFrontend} from './core/frontend.js'
 import {HttpDrain} from './shutdown.js'
-import {ServingCore, ServingLog} from './api.js'
+import {ServingCore, ServingLog, VersionPolicy} from './api.js'
 import {SignatureDef} from '../export/format.js'
 
 const MS_PER_SECOND = 1000
@@ -22,8 +23,14 @@ export interface RunningServer {
   url: string
   port: number
   modelName: string
-  /** The version served when start-up finished. */
+  /** Where the versions are read from (--model-dir, or the model config's base_path). */
+  modelDir: string
+  /** The version unversioned requests got when start-up finished (the highest AVAILABLE). */
   version: number
+  /** Every version AVAILABLE when start-up finished, highest first. */
+  versions: number[]
+  versionPolicy: VersionPolicy
+  labels: Record<string, number>
   signatures: Record<string, SignatureDef>
   workers: number
   /** The backend the inference workers run on. */
@@ -46,7 +53,10 @@ export interface RunningServer {
  */
 export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
   checkServeOptions(options)
-  checkModelDir(options.modelDir)
+  const model = options.modelConfigFile ? readModelConfigFile(options.modelConfigFile) : undefined
+  const modelName = model?.name ?? options.modelName
+  const modelDir = model?.basePath ?? options.modelDir
+  checkModelDir(modelDir)
   const metrics = new ServingMetrics()
   const pool = new InferencePool(
     {workers: options.workers, backend: options.backend, warmBatchSize: options.maxBatchSize, log},
@@ -54,12 +64,14 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   )
   const manager = new ModelManager(
     {
-      modelDir: options.modelDir,
-      modelName: options.modelName,
-      pinnedVersion: options.version,
+      modelDir,
+      modelName,
+      policy: model?.policy ?? versionPolicyOf(options),
+      labels: model?.labels ?? options.labels,
+      configFile: options.modelConfigFile,
       pollIntervalMs: options.pollSeconds * MS_PER_SECOND,
       log,
-      onServedVersion: (version) => metrics.setServedVersion(options.modelName, version),
+      onChange: (snapshot) => metrics.setVersions(modelName, snapshot),
     },
     pool,
   )
@@ -87,7 +99,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
 
   const listener = createRestListener({
     core,
-    modelName: options.modelName,
+    modelName,
     metrics,
     bodyLimitBytes: parseByteSize(options.bodyLimit),
     bodyLimitText: options.bodyLimit,
@@ -129,12 +141,16 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     return shuttingDown
   }
 
-  const metadata = core.metadata(options.modelName)
+  const metadata = core.metadata(modelName)
   return {
     url: `http://${urlHost(options.host)}:${port}`,
     port,
-    modelName: options.modelName,
+    modelName,
+    modelDir,
     version: metadata.version,
+    versions: manager.availableVersions(),
+    versionPolicy: manager.versionPolicy,
+    labels: manager.versionLabels(),
     signatures: metadata.signatures,
     workers: options.workers,
     backend,

@@ -1,7 +1,7 @@
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
 
 /** Route labels: a fixed set, so odd paths cannot blow up the metrics' cardinality. */
-export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'readyz' | 'metrics' | 'unknown' | (string & {})
+export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'model_labels' | 'healthz' | 'readyz' | 'metrics' | 'unknown' | (string & {})
 
 const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -57,6 +57,20 @@ export class ServingMetrics {
     registers: [this.registry],
   })
 
+  private readonly versionWeightBytes = new Gauge({
+    name: 'mnist_serving_version_weight_bytes',
+    help: 'Bytes of weights of each AVAILABLE version, held by each inference worker (memory for N versions: their sum × workers)',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly versionLabels = new Gauge({
+    name: 'mnist_serving_version_label',
+    help: 'The version each label names',
+    labelNames: ['model', 'label'] as const,
+    registers: [this.registry],
+  })
+
   private readonly workerRestarts = new Counter({
     name: 'mnist_serving_worker_restarts_total',
     help: 'Inference workers restarted after dying',
@@ -98,8 +112,13 @@ export class ServingMetrics {
     this.batchRequests.observe(requests)
   }
 
-  setServedVersion(modelName: string, version: number): void {
-    this.modelVersion.set({model: modelName}, version)
+  /** The AVAILABLE versions (highest first: the one unversioned requests get), their weights and the labels. */
+  setVersions(modelName: string, versions: {available: Array<{version: number; weightBytes: number}>; labels: Record<string, number>}): void {
+    if (versions.available.length > 0) this.modelVersion.set({model: modelName}, versions.available[0].version)
+    this.versionWeightBytes.reset()
+    for (const {version, weightBytes} of versions.available) this.versionWeightBytes.set({model: modelName, version: String(version)}, weightBytes)
+    this.versionLabels.reset()
+    for (const [label, version] of Object.entries(versions.labels)) this.versionLabels.set({model: modelName, label}, version)
   }
 
   countWorkerRestart(): void {

@@ -17,7 +17,7 @@ import {
   loadServingProtos,
 } from './protos.js'
 import {floatTensorProto, imagesFromTensorProto} from './tensor.js'
-import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, VersionStatus} from '../api.js'
+import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, VersionChoice, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
 
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap'
@@ -39,19 +39,23 @@ export function servingErrorCodeOf(code: grpc.status): ServingErrorCode | undefi
 
 interface RequestedModel {
   name: string
-  version?: number
+  version?: VersionChoice
   signatureName: string
 }
 
-/** The model a request names; INVALID_ARGUMENT without a model_spec or name, as TF Serving answers. */
+/**
+ * The model a request names; INVALID_ARGUMENT without a model_spec or name, as TF Serving answers.
+ * `version` and `version_label` are a oneof: the label when it is the one set.
+ */
 function requestedModel(spec: ModelSpecMessage | null): RequestedModel {
   if (!spec) throw new ServingError('INVALID_ARGUMENT', 'Missing ModelSpec')
   if (!spec.name) throw new ServingError('INVALID_ARGUMENT', 'model_spec.name is empty')
-  if (spec.version_label) {
-    throw new ServingError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.version_label} (version labels are not served; pin model_spec.version)`)
+  const signatureName = spec.signature_name || DEFAULT_SIGNATURE_NAME
+  if (spec.version_choice === 'version_label' || (spec.version_choice === undefined && spec.version_label)) {
+    return {name: spec.name, version: {label: spec.version_label!}, signatureName}
   }
   const version = spec.version ? Number(spec.version.value) : undefined
-  return {name: spec.name, version, signatureName: spec.signature_name || DEFAULT_SIGNATURE_NAME}
+  return {name: spec.name, version, signatureName}
 }
 
 function modelSpecOf(name: string, version: number, signatureName = ''): ModelSpecMessage {

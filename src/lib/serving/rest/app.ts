@@ -6,8 +6,8 @@ import {HttpError, errorAnswerOf, malformedRequest, methodNotAllowed} from './ht
 import {readJsonBody} from './json-body.js'
 import {RouteLabel, ServingMetrics} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
-import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
-import {ServingCore, ServingLog} from '../api.js'
+import {labelsBody, logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
+import {ServingCore, ServingError, ServingLog, VersionChoice} from '../api.js'
 
 export interface RestAppOptions {
   core: ServingCore
@@ -20,12 +20,14 @@ export interface RestAppOptions {
   log: ServingLog
 }
 
-/** /v1/models/NAME[/versions/N]:predict */
-const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/
-/** /v1/models/NAME[/versions/N][/metadata] */
-const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?(\/metadata)?$/
+/** /v1/models/NAME[/versions/N|/labels/LABEL]:predict, as TF Serving's REST API routes them. */
+const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?:predict$/
+/** /v1/models/NAME[/versions/N|/labels/LABEL][/metadata] */
+const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(\/metadata)?$/
+/** /v1/models/NAME/labels: the labels and the versions they name (not in TF Serving's API, which has no such listing). */
+const LABELS_PATH = /^\/v1\/models\/([^/:]+)\/labels$/
 
-type PredictionRoute = {label: 'flask'} | {label: 'predict'; modelName: string; version?: number}
+type PredictionRoute = {label: 'flask'} | {label: 'predict'; modelName: string; version?: VersionChoice}
 
 function pathOf(url: string | undefined): string {
   const path = url ?? '/'
@@ -33,14 +35,21 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? path : path.slice(0, query)
 }
 
-function versionOf(text: string | undefined): number | undefined {
-  return text === undefined ? undefined : Number(text)
+/** The version a path names: `/versions/N`, `/labels/LABEL` (URL-decoded, as TF Serving does), or neither. */
+function versionChoiceOf(versionText: string | undefined, labelText: string | undefined): VersionChoice | undefined {
+  if (versionText !== undefined) return Number(versionText)
+  if (labelText === undefined) return undefined
+  try {
+    return {label: decodeURIComponent(labelText)}
+  } catch {
+    throw new ServingError('INVALID_ARGUMENT', `Failed to decode model version label: ${labelText}`)
+  }
 }
 
 function predictionRouteOf(path: string): PredictionRoute | undefined {
   if (path === '/') return {label: 'flask'}
   const match = PREDICT_PATH.exec(path)
-  return match ? {label: 'predict', modelName: match[1], version: versionOf(match[2])} : undefined
+  return match ? {label: 'predict', modelName: match[1], version: versionChoiceOf(match[2], match[3])} : undefined
 }
 
 /**
@@ -121,15 +130,20 @@ function createExpressApp(options: RestAppOptions): express.Express {
   })
 
   app.all(/^\/v1\/models\/.*/, (req, res) => {
+    const labels = LABELS_PATH.exec(req.path)
+    if (labels) {
+      route(req, res, 'model_labels', 'GET')
+      return void res.json(labelsBody(core.versionLabels(labels[1])))
+    }
     const match = MODEL_PATH.exec(req.path)
     if (!match) throw malformedRequest(req.method, req.path)
-    const [, name, versionText, metadataSuffix] = match
+    const [, name, versionText, labelText, metadataSuffix] = match
     if (metadataSuffix) {
       route(req, res, 'model_metadata', 'GET')
-      res.json(metadataBody(core.metadata(name, versionOf(versionText))))
+      res.json(metadataBody(core.metadata(name, versionChoiceOf(versionText, labelText))))
     } else {
       route(req, res, 'model_status', 'GET')
-      res.json(statusBody(core.status(name, versionOf(versionText))))
+      res.json(statusBody(core.status(name, versionChoiceOf(versionText, labelText))))
     }
   })
 

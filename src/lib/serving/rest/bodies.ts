@@ -55,6 +55,11 @@ export function statusBody(statuses: VersionStatus[]) {
   }
 }
 
+/** A model's version labels as ModelConfig.version_labels prints in JSON (int64 versions as strings). */
+export function labelsBody(labels: Record<string, number>) {
+  return {version_labels: Object.fromEntries(Object.entries(labels).map(([label, version]) => [label, String(version)]))}
+}
+
 function tensorInfoBody(info: TensorInfo) {
   return {
     dtype: info.dtype,
