@@ -93,10 +93,6 @@ export class InferencePool {
     return this.started
   }
 
-  get size(): number {
-    return this.options.workers
-  }
-
   /** Tensors held across the workers, as each last reported. */
   get numTensors(): number {
     return this.slots.reduce((sum, slot) => sum + (slot.exited ? 0 : slot.numTensors), 0)
