@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import {fileURLToPath} from 'node:url'
 
+import {ModelVersionStatusMessage} from '../core/version-status.js'
+
 /** The repo's `proto/` folder (three levels up from both src/lib/serving and dist/lib/serving). */
 export const PROTO_DIR = fileURLToPath(new URL('../../../../proto', import.meta.url))
 
@@ -114,12 +116,6 @@ export interface GetModelMetadataResponseMessage {
   model_spec: ModelSpecMessage
   /** "signature_def" → a SignatureDefMap, as an Any (decoded with `@type` on the client side). */
   metadata: Record<string, SignatureDefMapMessage & {'@type'?: string}>
-}
-
-export interface ModelVersionStatusMessage {
-  version: number
-  state: string
-  status: {error_code: string; error_message: string}
 }
 
 export interface GetModelStatusResponseMessage {

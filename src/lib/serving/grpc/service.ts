@@ -17,7 +17,8 @@ import {
   loadServingProtos,
 } from './protos.js'
 import {floatTensorProto, imagesFromTensorProto} from './tensor.js'
-import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, VersionStatus} from '../api.js'
+import {ModelMetadata, ServingCore, ServingError, ServingErrorCode} from '../api.js'
+import {modelVersionStatusMessages} from '../core/version-status.js'
 import {SignatureDef} from '../../export/format.js'
 
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap'
@@ -145,13 +146,7 @@ function getModelMetadata(core: ServingCore, request: GetModelMetadataRequestMes
 
 function getModelStatus(core: ServingCore, request: ModelSpecRequestMessage): GetModelStatusResponseMessage {
   const model = requestedModel(request.model_spec)
-  return {
-    model_version_status: core.status(model.name, model.version).map((status: VersionStatus) => ({
-      version: status.version,
-      state: status.state,
-      status: {error_code: status.errorMessage ? 'UNKNOWN' : 'OK', error_message: status.errorMessage},
-    })),
-  }
+  return {model_version_status: modelVersionStatusMessages(core.status(model.name, model.version))}
 }
 
 /** Trailer that tells gRPC clients how long to back off before retrying (gRPC's retry pushback). */

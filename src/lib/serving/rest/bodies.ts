@@ -1,6 +1,7 @@
 import {NUM_CLASSES} from '../../core/image.js'
 import {ModelMetadata, VersionStatus} from '../api.js'
 import {TensorInfo} from '../../export/format.js'
+import {modelVersionStatusMessages} from '../core/version-status.js'
 
 /**
  * JSON bodies in TensorFlow Serving's REST shapes (and the seed's Flask shape), built from the
@@ -44,15 +45,9 @@ export function probabilityRows(logits: Float32Array, count: number): number[][]
   return rows
 }
 
-/** TF Serving's ModelVersionStatus as its REST API prints it (version as a string). */
+/** TF Serving's ModelVersionStatus as its REST API prints it (int64 version as a string, as proto3 JSON writes it). */
 export function statusBody(statuses: VersionStatus[]) {
-  return {
-    model_version_status: statuses.map((status) => ({
-      version: String(status.version),
-      state: status.state,
-      status: {error_code: status.errorMessage ? 'UNKNOWN' : 'OK', error_message: status.errorMessage},
-    })),
-  }
+  return {model_version_status: modelVersionStatusMessages(statuses).map((status) => ({...status, version: String(status.version)}))}
 }
 
 function tensorInfoBody(info: TensorInfo) {
