@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs'
 
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../../core/image.js'
+import {littleEndianBytes} from '../../core/little-endian.js'
 import {DEFAULT_SIGNATURE_NAME, FLOAT_DTYPE, INPUT_NAME, OUTPUT_NAME, SignatureDef, TensorInfo} from '../../export/format.js'
 import {ServingCore, ServingError} from '../api.js'
 import {softmaxRows, topClasses} from './outputs.js'
@@ -24,6 +25,7 @@ export const V2_PLATFORM = 'tensorflowjs_layers'
 export const FP32 = 'FP32'
 export const BYTES = 'BYTES'
 export const FP32_BYTE_SIZE = 4
+const UINT32_BYTE_SIZE = 4
 /** The softmax of the logits output, served beside it. */
 export const PROBABILITIES_OUTPUT = 'probabilities'
 /** Version strings that leave the choice to the server, as Triton's clients send them. */
@@ -150,6 +152,9 @@ export function checkInputNames(inputs: {name: string}[]): void {
 export function checkV2Input(input: V2InputHeader): V2InputSize {
   if (input.datatype !== FP32) throw invalid(`input ${input.name} has datatype ${input.datatype || 'none'}; the model takes ${FP32}`)
   const {shape} = input
+  if (shape.some((size) => !Number.isSafeInteger(size) || size < 0)) {
+    throw invalid(`input ${input.name} has an invalid shape ${shapeText(shape)}: sizes must be whole numbers ≥ 0`)
+  }
   const isRows = shape.length === 3 && shape[1] === IMAGE_ROWS && shape[2] === IMAGE_COLS
   const isFlat = shape.length === 2 && shape[1] === IMAGE_PIXELS
   if (!isRows && !isFlat) {
@@ -247,4 +252,24 @@ export async function inferV2(core: ServingCore, request: V2InferRequest): Promi
     return outputTensor(output, probabilities, request.count)
   })
   return {modelName: result.modelName, modelVersion: String(result.version), ...(request.id ? {id: request.id} : {}), outputs}
+}
+
+/** BYTES elements in binary form: each a little-endian uint32 length, then its UTF-8 bytes. */
+function bytesTensor(strings: string[]): Buffer {
+  const parts = strings.map((text) => Buffer.from(text, 'utf8'))
+  const out = Buffer.alloc(parts.reduce((sum, part) => sum + UINT32_BYTE_SIZE + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    offset = out.writeUInt32LE(part.length, offset)
+    offset += part.copy(out, offset)
+  }
+  return out
+}
+
+/**
+ * An output tensor as raw bytes, as both REST's binary tensor extension and gRPC's
+ * raw_output_contents carry it: FP32 little-endian, BYTES length-prefixed.
+ */
+export function v2OutputBytes(output: V2OutputTensor): Uint8Array {
+  return output.strings ? bytesTensor(output.strings) : littleEndianBytes(output.floats!)
 }

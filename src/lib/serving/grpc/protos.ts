@@ -17,7 +17,7 @@ const SERVICE_FILES = ['tensorflow_serving/apis/prediction_service.proto', 'tens
  * their names, unset fields as their defaults, and `json` so that a google.protobuf.Any decodes
  * into its packed message (GetModelMetadata's signature_def).
  */
-const LOADER_OPTIONS: protoLoader.Options = {
+export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: Number,
   enums: String,

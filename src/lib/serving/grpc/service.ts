@@ -17,6 +17,9 @@ import {
   loadServingProtos,
 } from './protos.js'
 import {floatTensorProto, imagesFromTensorProto} from './tensor.js'
+import {loadV2Service} from './v2-protos.js'
+import {V2GrpcMethod, v2ServiceHandlers} from './v2-service.js'
+import {DEFAULT_MODEL_NAME} from '../options.js'
 import {ModelMetadata, ServingCore, ServingError, ServingErrorCode} from '../api.js'
 import {modelVersionStatusMessages} from '../core/version-status.js'
 import {SignatureDef} from '../../export/format.js'
@@ -162,7 +165,7 @@ function grpcErrorOf(error: unknown): grpc.StatusObject {
 }
 
 /** The gRPC methods served, as metrics and logs name them. */
-export type GrpcMethod = 'Predict' | 'GetModelMetadata' | 'GetModelStatus'
+export type GrpcMethod = 'Predict' | 'GetModelMetadata' | 'GetModelStatus' | V2GrpcMethod
 
 /** What the server reports about each call it answers (for metrics and logs). */
 export interface GrpcCallHooks {
@@ -206,6 +209,8 @@ export interface GrpcServerOptions extends GrpcCallHooks {
   host: string
   /** 0 picks a free port. */
   port: number
+  /** The model the V2 ServerReady call answers for (default "mnist"). */
+  modelName?: string
 }
 
 export interface GrpcServer {
@@ -219,7 +224,8 @@ export interface GrpcServer {
 
 /**
  * Serves TensorFlow Serving's `PredictionService` (Predict, GetModelMetadata) and
- * `ModelService` (GetModelStatus) over `core`, the same core the REST app uses.
+ * `ModelService` (GetModelStatus), and the Open Inference Protocol's `GRPCInferenceService`
+ * (v2-service.ts), over `core`, the same core the REST app uses.
  */
 export async function startGrpcServer(core: ServingCore, options: GrpcServerOptions): Promise<GrpcServer> {
   const protos = loadServingProtos()
@@ -231,6 +237,8 @@ export async function startGrpcServer(core: ServingCore, options: GrpcServerOpti
   server.addService(protos.ModelService.service, {
     GetModelStatus: unary('GetModelStatus', (request: ModelSpecRequestMessage) => getModelStatus(core, request), options),
   })
+  const modelName = options.modelName ?? DEFAULT_MODEL_NAME
+  server.addService(loadV2Service().service, v2ServiceHandlers(core, modelName, (method, handle) => unary(method, handle, options)))
   const requested = grpcAddress(options.host, options.port)
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(requested, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {

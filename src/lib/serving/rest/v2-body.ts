@@ -1,5 +1,5 @@
 import {IMAGE_COLS, IMAGE_ROWS} from '../../core/image.js'
-import {float32FromLittleEndian, littleEndianBytes} from '../../core/little-endian.js'
+import {float32FromLittleEndian} from '../../core/little-endian.js'
 import {INPUT_NAME} from '../../export/format.js'
 import {HttpError} from './http-errors.js'
 import {parseJson} from './json-body.js'
@@ -17,6 +17,7 @@ import {
   checkRequestedOutputs,
   checkV2Input,
   checkValueCount,
+  v2OutputBytes,
 } from '../core/v2-inference.js'
 import {ServingError} from '../api.js'
 
@@ -31,7 +32,6 @@ import {ServingError} from '../api.js'
 
 /** Lower case, as node:http gives request headers. */
 export const INFERENCE_HEADER_LENGTH_HEADER = 'inference-header-content-length'
-const UINT32_BYTES = 4
 
 export interface ParsedV2Request {
   id?: string
@@ -166,22 +166,6 @@ export function parseV2InferBody(body: Buffer, headerLengthText: string | undefi
   return {...(id === undefined ? {} : {id}), images, count: size.count, outputs: checkRequestedOutputs(requested, allBinary)}
 }
 
-/** BYTES elements as the binary extension writes them: each a little-endian uint32 length, then its bytes. */
-function bytesTensor(strings: string[]): Buffer {
-  const parts = strings.map((text) => Buffer.from(text, 'utf8'))
-  const out = Buffer.alloc(parts.reduce((sum, part) => sum + UINT32_BYTES + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    offset = out.writeUInt32LE(part.length, offset)
-    offset += part.copy(out, offset)
-  }
-  return out
-}
-
-function outputBytes(output: V2OutputTensor): Uint8Array {
-  return output.strings ? bytesTensor(output.strings) : littleEndianBytes(output.floats!)
-}
-
 function jsonData(output: V2OutputTensor): (number | string)[] {
   if (output.strings) return output.strings
   const values = output.floats!
@@ -204,7 +188,7 @@ export function encodeV2InferResponse(response: V2InferResponse): EncodedV2Respo
   const outputs = response.outputs.map((output) => {
     const tensor = {name: output.name, datatype: output.datatype, shape: output.shape}
     if (!output.binary) return {...tensor, data: jsonData(output)}
-    const bytes = outputBytes(output)
+    const bytes = v2OutputBytes(output)
     chunks.push(bytes)
     return {...tensor, parameters: {binary_data_size: bytes.length}}
   })
