@@ -59,7 +59,7 @@ const state = {
   image: undefined,
   /** @type {InputSource | undefined} */
   source: undefined,
-  /** @type {Promise<BrowserModel> | undefined} */
+  /** @type {{version: number, model: Promise<BrowserModel>} | undefined} */
   browserModel: undefined,
   /** Bumped by every prediction, so that only the latest one is shown. */
   prediction: 0,
@@ -131,20 +131,24 @@ function softmax(logits) {
   return exps.map((value) => value / sum)
 }
 
-/** @param {number} version */
+/**
+ * The served version's model in this page, loaded once per version (the previous one disposed).
+ * @param {number} version
+ * @returns {Promise<BrowserModel>}
+ */
 function browserModelFor(version) {
-  const loading = state.browserModel
-  if (loading) {
-    return loading.then((model) => {
-      if (model.version === version) return model
-      model.dispose()
-      state.browserModel = undefined
-      return browserModelFor(version)
-    })
-  }
-  state.browserModel = BrowserModel.load(version)
-  state.browserModel.catch(() => (state.browserModel = undefined))
-  return state.browserModel
+  const previous = state.browserModel
+  if (previous?.version === version) return previous.model
+  const model = BrowserModel.load(version)
+  state.browserModel = {version, model}
+  model.catch(() => {
+    if (state.browserModel?.model === model) state.browserModel = undefined
+  })
+  previous?.model.then(
+    (old) => old.dispose(),
+    () => {},
+  )
+  return model
 }
 
 /**

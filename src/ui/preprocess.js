@@ -107,8 +107,9 @@ function resampleBox(ink, width, box, scale, targetWidth, targetHeight) {
 }
 
 /**
- * Where a `size`-long strip whose centre of mass is at `centre` goes in the 28-pixel field so
- * that the centre of mass lands on the field's centre: a whole-pixel shift, kept inside the field.
+ * Where a `size`-long strip whose centre of mass is at pixel index `centre` goes in the 28-pixel
+ * field so that the centre of mass lands on index 14, as in MNIST (whose digits have it within
+ * half a pixel of (14, 14)): a whole-pixel shift, kept inside the field.
  * @param {number} centre
  * @param {number} size
  */
@@ -142,8 +143,8 @@ export function mnistInputFromInk(ink, width, height) {
     for (let x = 0; x < targetWidth; x++) {
       const value = scaled[y * targetWidth + x]
       mass += value
-      momentX += value * (x + 0.5)
-      momentY += value * (y + 0.5)
+      momentX += value * x
+      momentY += value * y
       if (value > darkest) darkest = value
     }
   }
@@ -159,7 +160,8 @@ export function mnistInputFromInk(ink, width, height) {
 }
 
 /**
- * The centre of mass (x, y) of a 28×28 image, pixel centres at i + 0.5; null for a blank one.
+ * The centre of mass (column, row) of a 28×28 image in pixel indices; null for a blank one.
+ * MNIST's digits have it within half a pixel of (14, 14).
  * @param {Plane} image
  * @returns {{x: number, y: number} | null}
  */
@@ -171,8 +173,8 @@ export function centreOfMass(image) {
     for (let col = 0; col < MNIST_SIDE; col++) {
       const value = image[row * MNIST_SIDE + col]
       mass += value
-      x += value * (col + 0.5)
-      y += value * (row + 0.5)
+      x += value * col
+      y += value * row
     }
   }
   return mass > 0 ? {x: x / mass, y: y / mass} : null
