@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The in-browser mode: stock TensorFlow.js (the installed package's browser bundle, served by
+ * The in-browser mode: stock TensorFlow.js (the installed package's ES2017 browser bundle, served by
  * this server) loads the served version's exported `model.json` and `weights.bin` as they are
  * and runs them here. Loaded on first use, so the server mode never downloads TensorFlow.js.
  */
@@ -11,7 +11,7 @@ import {MNIST_SIDE} from './preprocess.js'
 /** @typedef {import('@tensorflow/tfjs').LayersModel} LayersModel */
 /** @typedef {import('@tensorflow/tfjs').Tensor} Tensor */
 
-const TFJS_BUNDLE = '/ui/vendor/tf.min.js'
+const TFJS_BUNDLE = '/ui/vendor/tf.es2017.min.js'
 /**
  * The plain-JavaScript backend: the same numbers on every machine, no GPU or WebAssembly needed
  * (so the Content-Security-Policy needs neither `'wasm-unsafe-eval'` nor WebGL).
