@@ -4,11 +4,12 @@ import {IncomingMessage} from 'node:http'
 import {createRequire} from 'node:module'
 import {extname, join, resolve} from 'node:path'
 
+import {sha256Hex} from '../../core/files.js'
+import {IMAGE_PIXELS} from '../../core/image.js'
 import {ImageSet, loadMnistSplit} from '../../data/mnist.js'
-import {sha256Hex} from '../../export/checksum.js'
 import {ExportSignature, MODEL_JSON_FILE, SIGNATURE_FILE, WEIGHTS_FILE} from '../../export/format.js'
-import {HttpError, methodNotAllowed} from '../http-errors.js'
-import {ServingCore} from '../types.js'
+import {ServingCore} from '../api.js'
+import {HttpError, methodNotAllowed} from './http-errors.js'
 
 /**
  * The drawing page's files: `src/ui/` when run from source, `dist/ui/` once built (`npm run build`
@@ -137,7 +138,7 @@ export function drawingPageRoutes(options: DrawingPageOptions): express.Router {
     onlyGet(req, res)
     const set = testImages()
     const index = req.query.index === undefined ? Math.floor(Math.random() * set.count) : testImageIndex(req.query.index, set.count)
-    const pixels = Array.from(set.images.subarray(index * 784, (index + 1) * 784))
+    const pixels = Array.from(set.images.subarray(index * IMAGE_PIXELS, (index + 1) * IMAGE_PIXELS))
     res.set(SECURITY_HEADERS).json({index, label: set.labels[index], pixels})
   })
 
