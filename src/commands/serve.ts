@@ -18,12 +18,13 @@ const numberFlag = Flags.custom<number>({
 
 export default class Serve extends MnistCommand {
   static description =
-    "Serve an exported model over HTTP: the seed's Flask contract (POST /) and TensorFlow Serving's REST API, with request batching, hot version reloads, worker threads and graceful shutdown"
+    "Serve an exported model over HTTP: the seed's Flask contract (POST /) and TensorFlow Serving's REST API, a drawing page for browsers (GET /), with request batching, hot version reloads, worker threads and graceful shutdown"
 
   static examples = [
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
+    '<%= config.bin %> serve --no-ui   # the API only: no drawing page at GET /',
     "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also TF Serving's gRPC API (PredictionService, ModelService)",
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
   ]
@@ -46,6 +47,7 @@ export default class Serve extends MnistCommand {
       max: 65535,
       description: "also serve TensorFlow Serving's gRPC API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) on this port, same host (0 picks a free one); off when omitted",
     }),
+    ui: Flags.boolean({default: true, allowNo: true, description: 'serve the drawing page at GET / to browsers (--no-ui: the API only)'}),
     backend: backendFlag,
   }
 
@@ -67,6 +69,7 @@ export default class Serve extends MnistCommand {
       bodyLimit: flags['body-limit'],
       // The inference workers select it; this thread runs no model.
       backend: flags.backend,
+      ui: flags.ui,
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)

@@ -8,6 +8,7 @@ import {RouteLabel, ServingMetrics} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
 import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
 import {ServingCore, ServingLog} from '../api.js'
+import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
 export interface RestAppOptions {
   core: ServingCore
@@ -20,6 +21,8 @@ export interface RestAppOptions {
   log: ServingLog
   /** True once a graceful shutdown began: answers then close their connection. */
   isDraining?: () => boolean
+  /** The drawing page at `GET /` for browsers; off (`--no-ui`) when absent. */
+  drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
 }
 
 /** /v1/models/NAME[/versions/N]:predict */
@@ -59,7 +62,7 @@ export function createRestListener(options: RestAppOptions): RequestListener {
   return (request, response) => {
     const path = pathOf(request.url)
     const route = predictionRouteOf(path)
-    if (!route) return app(request, response)
+    if (!route || wantsDrawingPage(request, path)) return app(request, response)
     observe(response, () => route.label, options)
     answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
@@ -145,6 +148,8 @@ function createExpressApp(options: RestAppOptions): express.Express {
     const text = await metrics.text()
     res.type(metrics.contentType).send(text)
   })
+
+  if (options.drawingPage) app.use(drawingPageRoutes({core, modelName, ...options.drawingPage}))
 
   app.use((req: Request) => {
     throw malformedRequest(req.method, req.path)
