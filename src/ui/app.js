@@ -41,7 +41,8 @@ const answeredBy = element('answered-by', HTMLElement)
 const resultPanel = /** @type {HTMLElement} */ (bars.closest('section'))
 
 const padContext = /** @type {CanvasRenderingContext2D} */ (pad.getContext('2d', {willReadFrequently: true}))
-const inputContext = /** @type {CanvasRenderingContext2D} */ (inputView.getContext('2d'))
+// Read back as well as drawn: by the tests, and by anyone checking what the model was given.
+const inputContext = /** @type {CanvasRenderingContext2D} */ (inputView.getContext('2d', {willReadFrequently: true}))
 
 /**
  * @typedef {{kind: 'drawing'} | {kind: 'test', index: number, label: number}} InputSource
