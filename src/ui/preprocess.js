@@ -135,21 +135,10 @@ export function mnistInputFromInk(ink, width, height) {
   const targetHeight = Math.max(1, Math.ceil(box.height * scale - EPSILON))
   const scaled = resampleBox(ink, width, box, scale, targetWidth, targetHeight)
 
-  let mass = 0
-  let momentX = 0
-  let momentY = 0
-  let darkest = 0
-  for (let y = 0; y < targetHeight; y++) {
-    for (let x = 0; x < targetWidth; x++) {
-      const value = scaled[y * targetWidth + x]
-      mass += value
-      momentX += value * x
-      momentY += value * y
-      if (value > darkest) darkest = value
-    }
-  }
-  const left = placement(momentX / mass, targetWidth)
-  const top = placement(momentY / mass, targetHeight)
+  const centre = /** @type {{x: number, y: number}} */ (centreOfMass(scaled, targetWidth, targetHeight))
+  const left = placement(centre.x, targetWidth)
+  const top = placement(centre.y, targetHeight)
+  const darkest = scaled.reduce((most, value) => Math.max(most, value), 0)
   const input = new Float32Array(MNIST_SIDE * MNIST_SIDE)
   for (let y = 0; y < targetHeight; y++) {
     for (let x = 0; x < targetWidth; x++) {
@@ -160,18 +149,20 @@ export function mnistInputFromInk(ink, width, height) {
 }
 
 /**
- * The centre of mass (column, row) of a 28×28 image in pixel indices; null for a blank one.
+ * The centre of mass (column, row) of an image in pixel indices; null for a blank one.
  * MNIST's digits have it within half a pixel of (14, 14).
  * @param {Plane} image
+ * @param {number} [width]
+ * @param {number} [height]
  * @returns {{x: number, y: number} | null}
  */
-export function centreOfMass(image) {
+export function centreOfMass(image, width = MNIST_SIDE, height = MNIST_SIDE) {
   let mass = 0
   let x = 0
   let y = 0
-  for (let row = 0; row < MNIST_SIDE; row++) {
-    for (let col = 0; col < MNIST_SIDE; col++) {
-      const value = image[row * MNIST_SIDE + col]
+  for (let row = 0; row < height; row++) {
+    for (let col = 0; col < width; col++) {
+      const value = image[row * width + col]
       mass += value
       x += value * col
       y += value * row
