@@ -77,15 +77,20 @@ function describeError(error) {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** @param {unknown} error */
-function showError(error) {
+/**
+ * @param {unknown} error
+ * @param {'status' | 'prediction'} cause  which success clears it: the next status poll's, or the next prediction's
+ */
+function showError(error, cause) {
   errorText.textContent = describeError(error)
+  errorText.dataset.cause = cause
   errorText.hidden = false
 }
 
 function clearError() {
   errorText.hidden = true
   errorText.textContent = ''
+  delete errorText.dataset.cause
 }
 
 // ---- which model answers --------------------------------------------------------------------
@@ -110,10 +115,9 @@ async function refreshServed() {
 async function pollServed() {
   try {
     await refreshServed()
-    if (!errorText.hidden && errorText.dataset.cause === 'status') clearError()
+    if (errorText.dataset.cause === 'status') clearError()
   } catch (error) {
-    showError(error)
-    errorText.dataset.cause = 'status'
+    showError(error, 'status')
     if (error instanceof ServerUnreachable) servedText.textContent = 'The server is unreachable.'
   }
   setTimeout(pollServed, STATUS_POLL_MS)
@@ -190,7 +194,7 @@ async function predict() {
     renderPrediction(softmax(answer.logits), answer.version, answer.where)
     clearError()
   } catch (error) {
-    if (ticket === state.prediction) showError(error)
+    if (ticket === state.prediction) showError(error, 'prediction')
   } finally {
     if (ticket === state.prediction) resultPanel.removeAttribute('aria-busy')
   }
@@ -403,7 +407,7 @@ async function showTestImage() {
     renderInput()
     await predict()
   } catch (error) {
-    showError(error)
+    showError(error, 'prediction')
   }
 }
 
