@@ -10,12 +10,13 @@ import {ServingLog} from '../lib/serving/api.js'
 
 export default class Serve extends MnistCommand {
   static description =
-    "Serve an exported model over HTTP: the seed's Flask contract (POST /), TensorFlow Serving's REST API and the Open Inference Protocol (KServe V2, /v2), with request batching, hot version reloads, worker threads and graceful shutdown"
+    "Serve an exported model over HTTP: the seed's Flask contract (POST /), TensorFlow Serving's REST API, the Open Inference Protocol (KServe V2, /v2) and a drawing page for browsers (GET /), with request batching, hot version reloads, worker threads and graceful shutdown"
 
   static examples = [
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
+    '<%= config.bin %> serve --no-ui   # the API only: no drawing page at GET /',
     "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also gRPC: TF Serving's PredictionService and ModelService, V2's GRPCInferenceService",
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
     `curl -s -X POST localhost:5000/v2/models/mnist/infer -d '{"inputs": [{"name": "x_input", "shape": [1, 784], "datatype": "FP32", "data": [...784 pixels...]}]}'`,
@@ -40,6 +41,7 @@ export default class Serve extends MnistCommand {
       description:
         "also serve gRPC on this port, same host (0 picks a free one); off when omitted: TensorFlow Serving's API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) and the Open Inference Protocol's inference.GRPCInferenceService",
     }),
+    ui: Flags.boolean({default: true, allowNo: true, description: 'serve the drawing page at GET / to browsers (--no-ui: the API only)'}),
     backend: backendFlag,
   }
 
@@ -61,6 +63,7 @@ export default class Serve extends MnistCommand {
       bodyLimit: flags['body-limit'],
       // The inference workers select it; this thread runs no model.
       backend: flags.backend,
+      ui: flags.ui,
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)

@@ -28,6 +28,7 @@ export function startupLines(server: RunningServer, options: ServeOptions): stri
     `  GET  ${server.url}/v2   GET ${server.url}/v2/health/{live,ready}   GET ${server.url}/v2/models/${server.modelName}[/ready]`,
     `  GET  ${server.url}/healthz   GET ${server.url}/metrics`,
     ...server.frontends.map((frontend) => `  ${frontend.name} ${frontend.address}`),
+    ...(options.ui ? [`Drawing page: open ${server.url}/ in a browser`] : []),
     `Listening on ${server.url} (SIGTERM or Ctrl-C drains and stops)`,
   ]
 }
@@ -49,5 +50,6 @@ export function startupInfo(server: RunningServer, options: ServeOptions) {
     batchTimeoutMs: options.batchTimeoutMs,
     maxQueue: options.maxQueue,
     frontends: server.frontends.map(({name, address}) => ({name, address})),
+    page: options.ui ? `${server.url}/` : null,
   }
 }

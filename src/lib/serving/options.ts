@@ -30,6 +30,8 @@ export interface ServeOptions {
   bodyLimit: string
   /** Chosen by each inference worker (auto: tensorflow, else wasm, else cpu). */
   backend: BackendChoice
+  /** Serve the drawing page at `GET /` to browsers (`--no-ui` turns it off). */
+  ui: boolean
 }
 
 export const SERVE_DEFAULTS = {
@@ -44,6 +46,7 @@ export const SERVE_DEFAULTS = {
   workers: availableParallelism(),
   pollSeconds: 5,
   bodyLimit: '1mb',
+  ui: true,
 } as const
 
 const BODY_LIMIT_PATTERN = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i

@@ -9,6 +9,7 @@ import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
 import {createV2Routes} from './v2.js'
 import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
 import {ServingCore, ServingLog} from '../api.js'
+import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
 export interface RestAppOptions {
   core: ServingCore
@@ -21,6 +22,8 @@ export interface RestAppOptions {
   log: ServingLog
   /** True once a graceful shutdown began: answers then close their connection. */
   isDraining?: () => boolean
+  /** The drawing page at `GET /` for browsers; off (`--no-ui`) when absent. */
+  drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
 }
 
 /** /v1/models/NAME[/versions/N]:predict */
@@ -57,7 +60,7 @@ export function createRestListener(options: RestAppOptions): RequestListener {
     const path = pathOf(request.url)
     if (v2(request, response, path)) return
     const route = predictionRouteOf(path)
-    if (!route) return app(request, response)
+    if (!route || wantsDrawingPage(request, path)) return app(request, response)
     observe(response, () => route.label, options.metrics, options.isDraining)
     answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
@@ -124,6 +127,8 @@ function createExpressApp(options: RestAppOptions): express.Express {
     const text = await metrics.text()
     res.type(metrics.contentType).send(text)
   })
+
+  if (options.drawingPage) app.use(drawingPageRoutes({core, modelName, ...options.drawingPage}))
 
   app.use((req: Request) => {
     throw malformedRequest(req.method, req.path)
