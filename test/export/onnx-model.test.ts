@@ -145,7 +145,7 @@ describe('model.onnx', () => {
   })
 
   describe('on a small trained model', () => {
-    const TRAIN_STEPS = 150
+    const TRAIN_STEPS = 300
     const BATCH = 64
     const TEST_IMAGES = 2000
     let trained: WeightArrays
