@@ -1,4 +1,5 @@
-import type * as Ort from 'onnxruntime-node'
+// Types from onnxruntime-common (a plain dependency), so the build works where the optional onnxruntime-node is absent.
+import type * as Ort from 'onnxruntime-common'
 
 import {errorMessage} from '../../errors.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../../model/weights.js'
@@ -18,7 +19,8 @@ let loading: Promise<OrtModule> | undefined
 export function importOnnxRuntime(): Promise<OrtModule> {
   loading ??= (async () => {
     if (process.env[NO_ONNXRUNTIME_ENV] === '1') throw new Error(`disabled by ${NO_ONNXRUNTIME_ENV}=1`)
-    const module = (await import('onnxruntime-node')) as OrtModule & {default?: OrtModule}
+    const packageName = 'onnxruntime-node'
+    const module = (await import(packageName)) as OrtModule & {default?: OrtModule}
     // As a CommonJS package, its exports may arrive under `default`.
     const ort = module.InferenceSession ? module : module.default!
     if (!ort?.InferenceSession) throw new Error('onnxruntime-node has no InferenceSession')
