@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {SeededRandom} from '../../src/lib/data/random.js'
+import {SeededRandom} from '../../src/lib/core/random.js'
 import {loadMnistSplit} from '../../src/lib/data/mnist.js'
 import {OnnxRuntimeModel} from '../../src/lib/export/engines/onnxruntime.js'
 import {TfjsModel} from '../../src/lib/export/engines/tfjs.js'

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {UserError} from '../../src/lib/errors.js'
+import {UserError} from '../../src/lib/core/errors.js'
 import {DEFAULT_TRITON_MAX_BATCH_SIZE, tritonConfigText, writeTritonVersion} from '../../src/lib/export/triton.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {parseTextFormat} from '../helpers/pbtxt.js'

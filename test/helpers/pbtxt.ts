@@ -88,7 +88,7 @@ class Parser {
         if (values.length !== 1) throw new Error(`singular field ${type.name}.${field.name} given a list`)
         result[field.name] = values[0]
       }
-      this.skip(',') || this.skip(';')
+      if (!this.skip(',')) this.skip(';')
     }
   }
 

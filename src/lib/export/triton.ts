@@ -1,8 +1,8 @@
 import {closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {UserError, errorMessage} from '../errors.js'
-import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
+import {UserError, errorMessage} from '../core/errors.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 import {INPUT_NAME, OUTPUT_NAME} from './format.js'
 import {ONNX_MODEL_FILE} from './onnx/classifier-model.js'
 

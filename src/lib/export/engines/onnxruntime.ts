@@ -1,8 +1,8 @@
 // Types from onnxruntime-common (a plain dependency), so the build works where the optional onnxruntime-node is absent.
 import type * as Ort from 'onnxruntime-common'
 
-import {errorMessage} from '../../errors.js'
-import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../../model/weights.js'
+import {errorMessage} from '../../core/errors.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../../core/image.js'
 import {INPUT_NAME, OUTPUT_NAME} from '../format.js'
 import {EngineModel} from './engine.js'
 

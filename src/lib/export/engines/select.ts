@@ -1,4 +1,4 @@
-import {UserError} from '../../errors.js'
+import {UserError} from '../../core/errors.js'
 import {EngineChoice, EngineModel, EngineModelSource, EngineOptions, EngineSelection} from './engine.js'
 import {OnnxRuntimeModel, onnxRuntimeStatus} from './onnxruntime.js'
 import {TfjsModel} from './tfjs.js'

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 
 import {classifierLogits} from '../../model/classifier.js'
-import {ClassifierWeights, IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, WeightArrays, classifierWeightsFromArrays, disposeClassifierWeights} from '../../model/weights.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../../core/image.js'
+import {ClassifierWeights, WeightArrays, classifierWeightsFromArrays, disposeClassifierWeights} from '../../model/weights.js'
 import {EngineModel} from './engine.js'
 
 /** A version's weights as tensors on the active TF.js backend, run through our fast LSTM (`classifierLogits`). */

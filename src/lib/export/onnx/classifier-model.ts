@@ -1,4 +1,5 @@
-import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES, WeightArrays} from '../../model/weights.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../../core/image.js'
+import {WeightArrays} from '../../model/weights.js'
 import {onnxLstmWeights} from './lstm-weights.js'
 import {onnxProtos} from './onnx-proto.js'
 
