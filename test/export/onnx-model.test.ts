@@ -28,7 +28,7 @@ function randomWeights(hidden: number, seed: number): WeightArrays {
 }
 
 function encode(weights: WeightArrays, hidden = HIDDEN): Buffer {
-  return encodeOnnxClassifier({weights, hidden, inputName: 'x_input', outputName: 'y_output', producerVersion: '0.1.0'})
+  return encodeOnnxClassifier({weights, hidden, producerVersion: '0.1.0'})
 }
 
 function argmaxRows(logits: Float32Array): number[] {

@@ -3,8 +3,7 @@ import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
 import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
-import {INPUT_NAME, OUTPUT_NAME} from './format.js'
-import {ONNX_MODEL_FILE} from './onnx/classifier-model.js'
+import {INPUT_NAME, ONNX_MODEL_FILE, OUTPUT_NAME} from './format.js'
 
 /**
  * A Triton Inference Server model repository holding the exported versions' model.onnx, laid out

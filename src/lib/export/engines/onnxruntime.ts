@@ -17,8 +17,8 @@ let loading: Promise<OrtModule> | undefined
 
 /** onnxruntime-node, imported once; rejects with why it does not load (its native binary is missing, the platform is unsupported …). */
 export function importOnnxRuntime(): Promise<OrtModule> {
+  if (process.env[NO_ONNXRUNTIME_ENV] === '1') return Promise.reject(new Error(`disabled by ${NO_ONNXRUNTIME_ENV}=1`))
   loading ??= (async () => {
-    if (process.env[NO_ONNXRUNTIME_ENV] === '1') throw new Error(`disabled by ${NO_ONNXRUNTIME_ENV}=1`)
     const packageName = 'onnxruntime-node'
     const module = (await import(packageName)) as OrtModule & {default?: OrtModule}
     // As a CommonJS package, its exports may arrive under `default`.

@@ -1,5 +1,6 @@
 import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../../core/image.js'
 import {WeightArrays} from '../../model/weights.js'
+import {INPUT_NAME, OUTPUT_NAME} from '../format.js'
 import {onnxLstmWeights} from './lstm-weights.js'
 import {onnxProtos} from './onnx-proto.js'
 
@@ -13,7 +14,6 @@ import {onnxProtos} from './onnx-proto.js'
  *     → Squeeze(axes 0)                [N, H]
  *     → Gemm(dense kernel, dense bias) y_output float [N, 10] logits
  */
-export const ONNX_MODEL_FILE = 'model.onnx'
 /** Opset 14: the first in which `LSTM` has `layout` (kept at its default 0) and `Squeeze` takes axes as an input. */
 export const ONNX_OPSET_VERSION = 14
 /** The IR version that ONNX 1.9 introduced together with opset 14. */
@@ -38,8 +38,6 @@ const VALUES = {
 export interface OnnxClassifierOptions {
   weights: WeightArrays
   hidden: number
-  inputName: string
-  outputName: string
   producerVersion: string
 }
 
@@ -78,7 +76,8 @@ function stringsAttribute(name: string, values: string[]): Message {
 
 /** The ModelProto as a plain object, before encoding. */
 export function onnxClassifierModel(options: OnnxClassifierOptions): Message {
-  const {weights, hidden, inputName, outputName} = options
+  const {weights, hidden} = options
+  const [inputName, outputName] = [INPUT_NAME, OUTPUT_NAME]
   const lstm = onnxLstmWeights(weights, IMAGE_COLS, hidden)
   const nodes: Message[] = [
     {name: 'rows_as_time_steps', op_type: 'Transpose', input: [inputName], output: [VALUES.timeMajor], attribute: [intsAttribute('perm', [1, 0, 2])]},
@@ -129,4 +128,47 @@ export function encodeOnnxClassifier(options: OnnxClassifierOptions): Buffer {
   const problem = ModelProto.verify(model)
   if (problem) throw new Error(`the ONNX model does not match onnx.proto: ${problem}`)
   return Buffer.from(ModelProto.encode(ModelProto.fromObject(model)).finish())
+}
+
+interface DecodedValueInfo {
+  name?: string
+  type?: {tensor_type?: {elem_type?: number; shape?: {dim?: Array<{dim_value?: number; dim_param?: string}>}}}
+}
+
+function shapeText(value: DecodedValueInfo): string {
+  const dims = value.type?.tensor_type?.shape?.dim ?? []
+  return `[${dims.map((dim) => dim.dim_param ?? dim.dim_value ?? '?').join(', ')}]`
+}
+
+/**
+ * Why model.onnx's bytes are not this classifier's graph, or undefined when they are: they must
+ * decode as an ONNX ModelProto whose graph takes one float x_input [N, 28, 28] and answers one
+ * float y_output [N, 10] (N symbolic).
+ */
+export function onnxModelProblem(bytes: Uint8Array): string | undefined {
+  const {ModelProto, DataType} = onnxProtos()
+  let model: {graph?: {input?: DecodedValueInfo[]; output?: DecodedValueInfo[]; initializer?: Array<{name?: string}>}}
+  try {
+    model = ModelProto.toObject(ModelProto.decode(bytes), {longs: Number, arrays: true}) as typeof model
+  } catch (error) {
+    return `model.onnx is not an ONNX model (${error instanceof Error ? error.message : String(error)})`
+  }
+  const initializers = new Set((model.graph?.initializer ?? []).map((tensor) => tensor.name))
+  // Before IR version 4 initializers were also listed as inputs; only the fed ones count.
+  const inputs = (model.graph?.input ?? []).filter((value) => !initializers.has(value.name))
+  const outputs = model.graph?.output ?? []
+  const problemWith = (values: DecodedValueInfo[], role: string, name: string, dims: number[]): string | undefined => {
+    const found = values.map((value) => `${value.name} ${shapeText(value)}`).join(', ') || 'nothing'
+    const wanted = `${name} [N, ${dims.join(', ')}]`
+    if (values.length !== 1 || values[0].name !== name) return `model.onnx's graph ${role} ${found}, not ${wanted}`
+    const value = values[0]
+    const shape = value.type?.tensor_type?.shape?.dim ?? []
+    const batchIsSymbolic = shape.length > 0 && shape[0].dim_value === undefined
+    const rest = shape.slice(1).map((dim) => dim.dim_value)
+    if (value.type?.tensor_type?.elem_type !== DataType.FLOAT || !batchIsSymbolic || rest.join() !== dims.join()) {
+      return `model.onnx's ${role} ${name} is ${shapeText(value)} of element type ${value.type?.tensor_type?.elem_type}, not float ${wanted}`
+    }
+    return undefined
+  }
+  return problemWith(inputs, 'takes', INPUT_NAME, [IMAGE_ROWS, IMAGE_COLS]) ?? problemWith(outputs, 'answers', OUTPUT_NAME, [NUM_CLASSES])
 }
