@@ -2,14 +2,29 @@ import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} fro
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
-import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
+import {ClassifierWeights, hiddenUnitsOf, weightArraysOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
 import {fileRecordOf, syncFolder, writeFileDurably} from '../core/files.js'
-import {DEFAULT_SIGNATURE_NAME, EXPORT_FORMAT, ExportProvenance, ExportSignature, MODEL_JSON_FILE, RETIRED_FOLDER_PREFIX, SERVE_TAG, SIGNATURE_FILE, TEMP_FOLDER_PREFIX, WEIGHTS_FILE, servingDefaultSignature} from './format.js'
+import {
+  DEFAULT_SIGNATURE_NAME,
+  EXPORT_FORMAT,
+  ExportProvenance,
+  ExportSignature,
+  MODEL_JSON_FILE,
+  ONNX_MODEL_FILE,
+  OnnxVerification,
+  RETIRED_FOLDER_PREFIX,
+  SERVE_TAG,
+  SIGNATURE_FILE,
+  TEMP_FOLDER_PREFIX,
+  WEIGHTS_FILE,
+  servingDefaultSignature,
+} from './format.js'
+import {encodeOnnxClassifier} from './onnx/classifier-model.js'
 import {FileRecord} from '../core/files.js'
 import {layersModelFiles} from './layers-files.js'
 import {verifyExportFolder} from './read.js'
-import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'
+import {ONNX_VERIFY_TOLERANCE, VERIFY_TOLERANCE, maxDifferenceFromOnnxRuntime, maxDifferenceFromStockLoader} from './verify.js'
 import {nextVersion} from './versions.js'
 import {requireInteger} from '../core/validation.js'
 
@@ -29,9 +44,12 @@ export interface WriteExportOptions {
   /** Replace an existing version (atomically). */
   force?: boolean
   provenance: Omit<ExportProvenance, 'verification' | 'created_at'>
-  /** Images [count·784] whose logits the stock loader must reproduce. */
+  /** Images [count·784] whose logits the stock loader and ONNX Runtime must reproduce. */
   probeImages: Float32Array
   tolerance?: number
+  /** Also write model.onnx, verified in ONNX Runtime (default true; false writes only the TF.js Layers format). */
+  onnx?: boolean
+  onnxTolerance?: number
 }
 
 export interface ExportResult {
@@ -71,6 +89,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
     writeFileDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
     await pauseIfAsked(tempPath)
     writeFileDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
+    const files: Record<string, FileRecord> = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
 
     const maxAbsDifference = await maxDifferenceFromStockLoader(tempPath, weights, options.probeImages)
     const probeImages = options.probeImages.length / IMAGE_PIXELS
@@ -79,7 +98,13 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
         `verification failed: stock tf.loadLayersModel's logits differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`,
       )
     }
-    const files = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
+    let onnxVerification: OnnxVerification | undefined
+    if (options.onnx ?? true) {
+      const onnxModel = encodeOnnxClassifier({weights: weightArraysOf(weights), hidden: hiddenUnitsOf(weights), producerVersion: options.provenance.toolkit_version})
+      writeFileDurably(join(tempPath, ONNX_MODEL_FILE), onnxModel)
+      files[ONNX_MODEL_FILE] = fileRecordOf(onnxModel)
+      onnxVerification = await verifyOnnxModel(onnxModel, weights, options.probeImages, options.onnxTolerance ?? ONNX_VERIFY_TOLERANCE)
+    }
     const signature: ExportSignature = {
       format: EXPORT_FORMAT,
       tags: [SERVE_TAG],
@@ -88,7 +113,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
       provenance: {
         ...options.provenance,
         created_at: new Date().toISOString(),
-        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance},
+        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance, ...(onnxVerification && {onnxruntime: onnxVerification})},
       },
       files,
     }
@@ -102,6 +127,14 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
     rmSync(tempPath, {recursive: true, force: true})
     throw error
   }
+}
+
+async function verifyOnnxModel(onnxModel: Uint8Array, weights: ClassifierWeights, probeImages: Float32Array, tolerance: number): Promise<OnnxVerification> {
+  const {maxAbsDifference, version} = await maxDifferenceFromOnnxRuntime(onnxModel, weights, probeImages)
+  if (!(maxAbsDifference <= tolerance)) {
+    throw new UserError(`verification failed: ONNX Runtime's logits for model.onnx differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`)
+  }
+  return {max_abs_difference: maxAbsDifference, tolerance, version}
 }
 
 /** An existing version may only be replaced with force. */

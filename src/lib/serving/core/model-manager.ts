@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {UserError, errorMessage} from '../../core/errors.js'
 import {signatureDefsOf} from '../../export/format.js'
 import {verifyExportFolder} from '../../export/read.js'
-import {ModelWeightsMessage} from '../inference/model-runner.js'
+import {VerifiedVersion} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
 import {VersionFolder, scanVersionFolders} from './version-source.js'
@@ -16,7 +16,7 @@ export function checkModelDir(modelDir: string): void {
 
 /** Where versions are loaded to be run (the inference workers). */
 export interface ModelEngine {
-  load(model: ModelWeightsMessage): Promise<void>
+  load(version: VerifiedVersion): Promise<void>
   unload(version: number): void
 }
 
@@ -175,7 +175,7 @@ export class ModelManager {
     try {
       const verified = verifyExportFolder(folder.path)
       const signatures = signatureDefsOf(verified.signature)
-      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays})
+      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays, onnxModel: verified.onnxModel})
       this.swapIn({version, signatures, leases: 0, retired: false})
       this.refused.delete(version)
       return undefined
