@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 import {TrainingConfig} from './config.js'
 
 /**

@@ -194,7 +194,7 @@ function curves(history: TrainingHistory): string {
     `<section id="training"><h2>Training curves</h2>` +
     `<p class="note">Train values are per step (one minibatch; the faint line is raw, the solid one smoothed as TensorBoard smooths, weight 0.6); validation values are per epoch, on the held-out split.</p>` +
     `<div class="charts">${loss}${accuracy}${learningRate}${speed}</div>` +
-    (epochRows.length > 0 ? `<h3>Per epoch</h3>${htmlTable(['epoch', 'step', 'validation loss', 'validation accuracy'], epochRows, {numericFrom: 0})}` : '') +
+    (epochRows.length > 0 ? `<h3>Validation after each epoch</h3>${htmlTable(['epoch', 'step', 'loss', 'accuracy'], epochRows, {numericFrom: 0})}` : '') +
     `</section>`
   )
 }

@@ -24,9 +24,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 figure { margin: 0; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 10px 6px; min-width: 0; }
 figcaption { font-weight: 600; margin: 0 0 4px 4px; }
 svg { display: block; width: 100%; height: auto; }
-svg text { fill: var(--fg); font-size: 12px; font-family: inherit; }
-svg .tick { fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; }
-svg .axis-label { fill: var(--muted); font-size: 12px; }
+svg text { fill: var(--fg); font-size: 13px; font-family: inherit; }
+svg .tick { fill: var(--muted); font-size: 13px; font-variant-numeric: tabular-nums; }
+svg .axis-label { fill: var(--muted); font-size: 13px; }
 svg .grid { stroke: var(--grid); stroke-width: 1; }
 svg .frame { fill: none; stroke: var(--line); stroke-width: 1; }
 svg .series { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
@@ -55,6 +55,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85rem; }
   .chart svg text, .chart svg .tick, .chart svg .axis-label { font-size: 19px; }
   svg .series { stroke-width: 3; }
   svg.confusion .cell text { font-size: 14px; }
+  svg.confusion .tick, svg.confusion .axis-label { font-size: 16px; }
   th, td { padding: 4px 6px; }
 }
 `

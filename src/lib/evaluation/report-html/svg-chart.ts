@@ -33,7 +33,7 @@ export interface LineChartOptions {
 
 const WIDTH = 640
 const HEIGHT = 300
-const MARGIN = {left: 60, right: 16, top: 14, bottom: 44}
+const MARGIN = {left: 64, right: 16, top: 14, bottom: 44}
 const PLOT_WIDTH = WIDTH - MARGIN.left - MARGIN.right
 const PLOT_HEIGHT = HEIGHT - MARGIN.top - MARGIN.bottom
 const X_TICKS = 5
@@ -58,10 +58,11 @@ function ticks(min: number, max: number, step: number): number[] {
 export function formatTick(value: number): string {
   if (value === 0) return '0'
   const magnitude = Math.abs(value)
+  if (magnitude >= 10_000) return `${Number((value / 1000).toPrecision(4))}k`
   if (magnitude >= 1000) return Math.round(value).toLocaleString('en-US')
   if (magnitude >= 1) return String(Number(value.toPrecision(4)))
   if (magnitude >= 1e-3) return String(Number(value.toPrecision(3)))
-  return value.toExponential(1)
+  return value.toExponential(1).replace('.0e', 'e')
 }
 
 function range(values: number[], fallback: [number, number]): [number, number] {

@@ -2,7 +2,7 @@ import {closeSync, mkdirSync, openSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
-import {UserError, errorMessage} from '../../errors.js'
+import {UserError, errorMessage} from '../../core/errors.js'
 import {EventFields, SessionStatus, SummaryValue, encodeEvent} from './protos.js'
 import {tfRecord} from './records.js'
 
