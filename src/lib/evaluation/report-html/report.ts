@@ -228,7 +228,13 @@ function shape(dims: number[]): string {
 
 function provenanceValue(value: unknown): string {
   if (value === null || value === undefined) return '—'
-  if (typeof value === 'object') return `<code>${escapeHtml(JSON.stringify(value))}</code>`
+  if (Array.isArray(value)) return `<code>${escapeHtml(JSON.stringify(value))}</code>`
+  // A nested record (the export's source checkpoint, training config): one "key: value" per line.
+  if (typeof value === 'object') {
+    return Object.entries(value)
+      .map(([key, inner]) => `<span class="mono">${escapeHtml(key)}</span>: ${typeof inner === 'object' && inner !== null ? `<code>${escapeHtml(JSON.stringify(inner))}</code>` : escapeHtml(String(inner))}`)
+      .join('<br>')
+  }
   return escapeHtml(String(value))
 }
 
