@@ -137,6 +137,18 @@ describe('mnist-rnn report', () => {
   }
 })
 
+describe('mnist-rnn report errors', () => {
+  it('says in one line what is missing or wrong, without a stack trace', async () => {
+    const nothing = await runCliAsync(['report', '--out', join(temp.dir, 'never.html')])
+    expect(nothing.status).toBe(1)
+    expect(nothing.stderr.trim().split('\n').at(-1)).toBe('Error: give --log-file, a model (--model, --checkpoint or --checkpoint-dir), or both')
+    const missing = await runCliAsync(['report', '--log-file', join(temp.dir, 'missing.jsonl'), '--out', join(temp.dir, 'never.html')])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toMatch(/Error: cannot read the training log .*missing\.jsonl: ENOENT/)
+    expect(existsSync(join(temp.dir, 'never.html'))).toBe(false)
+  })
+})
+
 describe('mnist-rnn train --report', () => {
   it('writes the report when training ends, with the curves of the run and the final weights scored on the test set', async () => {
     expect(existsSync(trainReport)).toBe(true)
