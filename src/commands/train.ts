@@ -33,6 +33,7 @@ export default class Train extends MnistCommand {
     '<%= config.bin %> train --limit 4096 --steps 60 --checkpoint-every 30 --checkpoint-dir D',
     '<%= config.bin %> train --resume --steps 90 --checkpoint-dir D',
     '<%= config.bin %> train --optimizer sgd --learning-rate 0.1 --epochs 20 --log-file train.jsonl',
+    '<%= config.bin %> train --log-file train.jsonl --tensorboard logs --report report.html',
   ]
 
   static flags = {
