@@ -11,7 +11,7 @@ import {loadMnistSplit} from '../../src/lib/data/mnist.js'
 import {loadVerifiedWeights, verifyExportFolder} from '../../src/lib/export/read.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
-import {launchBrowser} from '../helpers/browser.js'
+import {launchChromium} from '../helpers/browser.js'
 import {makeTempDir, runCliAsync, startCli, waitForLine} from '../helpers/cli.js'
 
 /**
@@ -52,7 +52,7 @@ beforeAll(async () => {
   banner = listening.output
 
   mkdirSync(screenshots)
-  browser = await launchBrowser()
+  browser = await launchChromium()
   page = await browser.newPage({viewport: DESKTOP})
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`)
