@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {withProgressBar} from '../lib/cli/progress.js'
 import {MnistCommand, dataDirFlag} from '../lib/cli/base-command.js'
-import {CLIENT_APIS, ClientApi, LoadClientReport, formatLoadClientReport, runLoadClient} from '../lib/serving/load-client.js'
-import {DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT} from '../lib/serving/serve-options.js'
+import {CLIENT_APIS, ClientApi, LoadClientReport, formatLoadClientReport, runLoadClient} from '../lib/client/load-client.js'
+import {DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT} from '../lib/serving/options.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 

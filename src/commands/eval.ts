@@ -4,7 +4,7 @@ import {withProgressBar} from '../lib/cli/progress.js'
 import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EVAL_BATCH_SIZE} from '../lib/evaluation/evaluator.js'
 import {EvaluationReport, formatEvaluationReport} from '../lib/evaluation/report.js'
-import {evaluateOnTestSet} from '../lib/evaluation/run.js'
+import {evaluateOnTestSet} from '../lib/jobs/evaluate.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
 
 const wholeNumber = Flags.custom<number>({parse: async (input) => Number(input), helpValue: 'N'})

@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EXPORT_DIR} from '../lib/export/format.js'
-import {formatExportList, formatExportResult} from '../lib/export/report.js'
-import {ExportCheckpointResult, exportCheckpoint} from '../lib/export/run.js'
+import {formatExportList, formatExportResult} from '../lib/jobs/export-report.js'
+import {ExportCheckpointResult, exportCheckpoint} from '../lib/jobs/export.js'
 import {ExportVersionEntry, listExportVersions, unfinishedExports} from '../lib/export/versions.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
 

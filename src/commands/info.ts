@@ -1,6 +1,6 @@
 import {MnistCommand, dataDirFlag} from '../lib/cli/base-command.js'
-import {UserError} from '../lib/errors.js'
-import {ToolkitInfo, gatherInfo} from '../lib/info.js'
+import {UserError} from '../lib/core/errors.js'
+import {ToolkitInfo, gatherInfo} from '../lib/jobs/info.js'
 
 export default class Info extends MnistCommand {
   static description = 'Show the runtime, which TensorFlow.js backends load here (and why not), and the MNIST data found'

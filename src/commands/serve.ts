@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 
 import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
-import {grpcFrontend} from '../lib/serving/grpc-frontend.js'
-import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/serve-options.js'
+import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
+import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
 import {startServer} from '../lib/serving/server.js'
-import {waitForShutdownSignal} from '../lib/serving/shutdown-signals.js'
-import {startupInfo, startupLines} from '../lib/serving/startup-banner.js'
-import {ServingLog} from '../lib/serving/types.js'
+import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
+import {startupInfo, startupLines} from '../lib/serving/banner.js'
+import {ServingLog} from '../lib/serving/api.js'
 
 const numberFlag = Flags.custom<number>({
   parse: async (input) => {

@@ -3,24 +3,13 @@ import {Flags} from '@oclif/core'
 import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_VALIDATION_SIZE} from '../lib/data/mnist.js'
 import {DEFAULT_HIDDEN_UNITS} from '../lib/model/weights.js'
-import {
-  DEFAULT_BATCH_SIZE,
-  DEFAULT_CHECKPOINT_DIR,
-  DEFAULT_DISPLAY_STEP,
-  DEFAULT_EPOCHS,
-  DEFAULT_KEEP,
-  DEFAULT_LEARNING_RATE,
-  DEFAULT_LEARNING_RATE_DECAY,
-  DEFAULT_OPTIMIZER,
-  DEFAULT_SEED,
-  checkTrainingOptions,
-  requireInteger,
-} from '../lib/training/config.js'
+import {DEFAULT_BATCH_SIZE, DEFAULT_CHECKPOINT_DIR, DEFAULT_DISPLAY_STEP, DEFAULT_EPOCHS, DEFAULT_KEEP, DEFAULT_LEARNING_RATE, DEFAULT_LEARNING_RATE_DECAY, DEFAULT_OPTIMIZER, DEFAULT_SEED, checkTrainingOptions} from '../lib/training/config.js'
+import {requireInteger} from '../lib/core/validation.js'
 import {JsonLinesLog} from '../lib/training/listeners/json-log.js'
 import {attachPlainLog, formatAccuracy, formatLoss} from '../lib/training/listeners/plain-log.js'
 import {attachProgressBar} from '../lib/training/listeners/progress-bar.js'
 import {OPTIMIZER_NAMES} from '../lib/training/optimizers.js'
-import {TrainingRunOptions, TrainingSummary, prepareTraining, resumeCommandLine, summarizeTraining} from '../lib/training/session.js'
+import {TrainingRunOptions, TrainingSummary, prepareTraining, resumeCommandLine, summarizeTraining} from '../lib/jobs/train.js'
 import {SIGNAL_EXIT_CODES, stopTrainingOnSignals} from '../lib/training/signals.js'
 
 /** Numbers are checked by the library, so that a bad value is a one-line error naming the flag. */

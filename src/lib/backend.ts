@@ -4,7 +4,7 @@ import {availableParallelism} from 'node:os'
 import type {Worker as NodeWorker, WorkerOptions} from 'node:worker_threads'
 import {isMainThread} from 'node:worker_threads'
 
-import {UserError, errorMessage} from './errors.js'
+import {UserError, errorMessage} from './core/errors.js'
 
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]

@@ -2,7 +2,7 @@ import {createServer} from 'node:net'
 import {once} from 'node:events'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {SERVE_DEFAULTS} from '../../src/lib/serving/serve-options.js'
+import {SERVE_DEFAULTS} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {CliResult, linesOf, makeTempDir, startCli} from '../helpers/cli.js'
 import {mnistTestImages, referenceLogits, writeTestExport} from '../serving/serving-fixtures.js'

@@ -4,7 +4,7 @@ import {gzipSync} from 'node:zlib'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {encodeIdx, readIdxFile} from '../../src/lib/data/idx.js'
-import {UserError} from '../../src/lib/errors.js'
+import {UserError} from '../../src/lib/core/errors.js'
 import {makeTempDir} from '../helpers/cli.js'
 
 describe('IDX files', () => {

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ShuffledBatches, gatherBatch, sequentialBatches} from '../../src/lib/data/batches.js'
 import {encodeIdx} from '../../src/lib/data/idx.js'
 import {ImageSet, loadMnistSplit, splitValidation} from '../../src/lib/data/mnist.js'
-import {epochOrder} from '../../src/lib/data/random.js'
+import {epochOrder} from '../../src/lib/core/random.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {writeTinyMnist} from '../helpers/mnist-files.js'
 

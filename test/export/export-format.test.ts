@@ -6,8 +6,8 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {UserError} from '../../src/lib/errors.js'
-import {sha256Hex} from '../../src/lib/export/checksum.js'
+import {UserError} from '../../src/lib/core/errors.js'
+import {sha256Hex} from '../../src/lib/core/files.js'
 import {
   ExportSignature,
   exportFolderHandler,

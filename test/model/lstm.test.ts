@@ -6,19 +6,8 @@ import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {kerasClassifierFrom, LSTM_LAYER_NAME, OUTPUT_LAYER_NAME} from '../../src/lib/model/keras.js'
 import {lazyGradientOp} from '../../src/lib/model/lazy-gradient.js'
 import {defaultLstmImplementation, lstmLastHidden, opsLstmLastHidden} from '../../src/lib/model/lstm.js'
-import {
-  ClassifierWeights,
-  classifierWeightsFromArrays,
-  DEFAULT_HIDDEN_UNITS,
-  disposeClassifierWeights,
-  IMAGE_COLS,
-  IMAGE_ROWS,
-  NUM_CLASSES,
-  WEIGHT_NAMES,
-  WeightArrays,
-  WeightName,
-  weightShapes,
-} from '../../src/lib/model/weights.js'
+import {ClassifierWeights, classifierWeightsFromArrays, DEFAULT_HIDDEN_UNITS, disposeClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, weightShapes} from '../../src/lib/model/weights.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../../src/lib/core/image.js'
 
 /** Largest difference allowed, relative to the largest magnitude in the reference tensor. */
 const RELATIVE_TOLERANCE = 1e-4

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {BatchRecord, Batcher, BatcherOptions, RunBatch} from '../../src/lib/serving/batcher.js'
-import {ServingError} from '../../src/lib/serving/types.js'
+import {BatchRecord, Batcher, BatcherOptions, RunBatch} from '../../src/lib/serving/core/batcher.js'
+import {ServingError} from '../../src/lib/serving/api.js'
 
 const PIXELS = 784
 const CLASSES = 10

@@ -4,7 +4,7 @@ import {once} from 'node:events'
 import {createInterface} from 'node:readline'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {GrpcServingClient} from '../../src/lib/serving/grpc-client.js'
+import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
 import {makeTempDir, runCli, runCliAsync, startCli} from '../helpers/cli.js'
 import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
 

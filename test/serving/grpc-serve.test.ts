@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {GrpcServingClient} from '../../src/lib/serving/grpc-client.js'
-import {grpcFrontend} from '../../src/lib/serving/grpc-frontend.js'
-import {ServeOptions} from '../../src/lib/serving/serve-options.js'
+import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
+import {grpcFrontend} from '../../src/lib/serving/grpc/frontend.js'
+import {ServeOptions} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
-import {ServingLog} from '../../src/lib/serving/types.js'
+import {ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {imageRows, mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
 

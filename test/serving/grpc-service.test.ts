@@ -4,10 +4,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
 import {loadMnistSplit} from '../../src/lib/data/mnist.js'
-import {GrpcServingClient} from '../../src/lib/serving/grpc-client.js'
-import {loadServingProtos} from '../../src/lib/serving/grpc-protos.js'
-import {GrpcServer, startGrpcServer} from '../../src/lib/serving/grpc-service.js'
-import {floatTensorProto} from '../../src/lib/serving/grpc-tensor.js'
+import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
+import {loadServingProtos} from '../../src/lib/serving/grpc/protos.js'
+import {GrpcServer, startGrpcServer} from '../../src/lib/serving/grpc/service.js'
+import {floatTensorProto} from '../../src/lib/serving/grpc/tensor.js'
 import {TEST_MODEL_NAME, TEST_QUEUE_LIMIT, TEST_SIGNATURE, TEST_VERSION, TestServingCore} from './grpc-test-core.js'
 
 const IMAGE_COUNT = 4
@@ -23,7 +23,7 @@ let images: Float32Array
 function rawCall(method: string, request: unknown, deadlineMs?: number): Promise<unknown> {
   const options = deadlineMs === undefined ? {} : {deadline: Date.now() + deadlineMs}
   return new Promise((resolve, reject) => {
-    const invoke = (rawPrediction as unknown as Record<string, Function>)[method].bind(rawPrediction)
+    const invoke = (rawPrediction as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>)[method].bind(rawPrediction)
     invoke(request, new grpc.Metadata(), options, (error: grpc.ServiceError | null, response: unknown) => (error ? reject(error) : resolve(response)))
   })
 }
@@ -252,7 +252,7 @@ describe('gRPC deadlines, cancellation and shutdown', () => {
     const predictedBefore = core.imagesPredicted
     core.hold()
     const outcome = await new Promise<grpc.ServiceError | null>((resolve) => {
-      const predict = (rawPrediction as unknown as Record<string, Function>).Predict.bind(rawPrediction)
+      const predict = (rawPrediction as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>).Predict.bind(rawPrediction)
       const call: grpc.ClientUnaryCall = predict(predictRequest(oneImageProto()), resolve)
       void waitFor(() => core.queued === 1).then(() => call.cancel())
     })

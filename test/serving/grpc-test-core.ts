@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs'
 
 import {classifierLogits} from '../../src/lib/model/classifier.js'
-import {ClassifierWeights, IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES, createClassifierWeights, disposeClassifierWeights} from '../../src/lib/model/weights.js'
-import {ModelMetadata, PredictRequest, PredictResult, ServingCore, ServingError, VersionStatus} from '../../src/lib/serving/types.js'
+import {ClassifierWeights, createClassifierWeights, disposeClassifierWeights} from '../../src/lib/model/weights.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../../src/lib/core/image.js'
+import {ModelMetadata, PredictRequest, PredictResult, ServingCore, ServingError, VersionStatus} from '../../src/lib/serving/api.js'
 
 export const TEST_MODEL_NAME = 'mnist'
 export const TEST_VERSION = 3

@@ -4,7 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
 import {loadMnistSplit} from '../../src/lib/data/mnist.js'
-import {GrpcServer, startGrpcServer} from '../../src/lib/serving/grpc-service.js'
+import {GrpcServer, startGrpcServer} from '../../src/lib/serving/grpc/service.js'
 import {TEST_MODEL_NAME, TEST_VERSION, TestServingCore} from './grpc-test-core.js'
 
 /**
@@ -101,7 +101,7 @@ let generic: grpc.Client
 let images: Float32Array
 
 /** Sends `request` encoded as `requestType` to `path` and decodes the raw answer as `responseType`. */
-function rawUnary(path: string, requestType: string, request: object, responseType: string): Promise<Record<string, any>> {
+function rawUnary(path: string, requestType: string, request: object, responseType: string): Promise<ReturnType<protobuf.Type['toObject']>> {
   const bytes = Buffer.from(wireType(requestType).encode(wireType(requestType).fromObject(request)).finish())
   return new Promise((resolve, reject) => {
     generic.makeUnaryRequest(

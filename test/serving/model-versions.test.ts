@@ -2,9 +2,9 @@ import {cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {SERVE_DEFAULTS} from '../../src/lib/serving/serve-options.js'
+import {SERVE_DEFAULTS} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
-import {ServingLog} from '../../src/lib/serving/types.js'
+import {ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {imageRows, mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
 

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {UserError} from '../../src/lib/errors.js'
+import {UserError} from '../../src/lib/core/errors.js'
 import {createClassifierWeights, disposeClassifierWeights, weightArraysOf} from '../../src/lib/model/weights.js'
 import {
   CHECKPOINT_INDEX_FILE,

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {UserError} from '../../src/lib/errors.js'
+import {UserError} from '../../src/lib/core/errors.js'
 import {
   DEFAULT_EPOCHS,
   TrainingConfig,
@@ -9,7 +9,7 @@ import {
   resumedTrainingConfig,
   targetSteps,
 } from '../../src/lib/training/config.js'
-import {resumeCommandLine} from '../../src/lib/training/session.js'
+import {resumeCommandLine} from '../../src/lib/jobs/train.js'
 
 const stored: TrainingConfig = {...newTrainingConfig({hidden: 64, limit: 4096, steps: 60, checkpointEvery: 30}), trainingImages: 4096}
 

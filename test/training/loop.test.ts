@@ -8,9 +8,9 @@ import {selectBackend} from '../../src/lib/backend.js'
 import {WEIGHT_NAMES, WeightArrays, disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {TrainingState, loadCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {StepEndEvent} from '../../src/lib/training/events.js'
-import {Trainer} from '../../src/lib/training/loop.js'
+import {Trainer} from '../../src/lib/training/trainer.js'
 import {OptimizerName} from '../../src/lib/training/optimizers.js'
-import {TrainingRunOptions, prepareTraining} from '../../src/lib/training/session.js'
+import {TrainingRunOptions, prepareTraining} from '../../src/lib/jobs/train.js'
 
 // Small and fast: 16 batches of 64 per epoch, so runs cross epochs (validation, learning-rate decay).
 const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01, learningRateDecay: 0.8}

@@ -1,7 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 
 import {BACKEND_CHOICES, BackendChoice, BackendName, selectBackend} from '../backend.js'
-import {UserError} from '../errors.js'
+import {UserError} from '../core/errors.js'
 
 /** Flags shared by every command that computes. */
 export const backendFlag = Flags.option({

@@ -1,6 +1,6 @@
-import {IMAGE_PIXELS} from '../model/weights.js'
+import {IMAGE_PIXELS} from '../core/image.js'
 import {ImageSet, rangeOf} from './mnist.js'
-import {epochOrder} from './random.js'
+import {epochOrder} from '../core/random.js'
 
 export interface Batch {
   /** [size, 28, 28] row-major, float32 in [0, 1]. */

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {basename} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 
 /** IDX type code for unsigned bytes, the only element type MNIST uses. */
 const IDX_UBYTE = 0x08

@@ -2,8 +2,8 @@ import {existsSync, statSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 
-import {UserError} from '../errors.js'
-import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
+import {UserError} from '../core/errors.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 import {readIdxFile} from './idx.js'
 
 export const MNIST_FILE_NAMES = {

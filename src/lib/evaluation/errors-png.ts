@@ -1,8 +1,8 @@
 import {writeFileSync} from 'node:fs'
 import {PNG} from 'pngjs'
 
-import {UserError, errorMessage} from '../errors.js'
-import {IMAGE_COLS, IMAGE_ROWS} from '../model/weights.js'
+import {UserError, errorMessage} from '../core/errors.js'
+import {IMAGE_COLS, IMAGE_ROWS} from '../core/image.js'
 import {GLYPH_HEIGHT, glyphOf, glyphWidth} from './bitmap-font.js'
 import {Misclassified} from './evaluator.js'
 

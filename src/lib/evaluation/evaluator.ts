@@ -5,8 +5,9 @@ import {setImmediate as yieldToEventLoop} from 'node:timers/promises'
 import {sequentialBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
 import {classifierLogits} from '../model/classifier.js'
-import {ClassifierWeights, IMAGE_PIXELS, NUM_CLASSES} from '../model/weights.js'
-import {imagesTensor} from '../training/metrics.js'
+import {ClassifierWeights} from '../model/weights.js'
+import {IMAGE_PIXELS, NUM_CLASSES} from '../core/image.js'
+import {imagesTensor} from '../model/classifier.js'
 import {
   ClassMetrics,
   ConfusedPair,

@@ -1,4 +1,4 @@
-import {NUM_CLASSES} from '../model/weights.js'
+import {NUM_CLASSES} from '../core/image.js'
 
 /** counts[trueLabel][predictedLabel]. */
 export type ConfusionMatrix = number[][]

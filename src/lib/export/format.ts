@@ -1,6 +1,6 @@
+import {FileRecord} from '../core/files.js'
 import {INPUT_LAYER_NAME, OUTPUT_LAYER_NAME} from '../model/keras.js'
-import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
-import {SignatureDef} from '../serving/types.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 
 /**
  * The on-disk contract of an exported model: `EXPORT_DIR/N/` holds the stock TF.js Layers files
@@ -46,11 +46,6 @@ export interface SignatureDefJson {
   outputs: Record<string, TensorSpec>
 }
 
-export interface FileRecord {
-  bytes: number
-  sha256: string
-}
-
 export interface ExportProvenance {
   checkpoint: {name: string; path: string; step: number; epoch?: number}
   /** Accuracy on the test set measured at export time, and on how many images. */
@@ -62,6 +57,20 @@ export interface ExportProvenance {
   backend: string
   /** The stock-loader check made before publishing. */
   verification: {probe_images: number; max_abs_difference: number; tolerance: number}
+}
+
+/** A signature as the serving front ends describe it (camelCase, TF Serving's SignatureDef). */
+export interface TensorInfo {
+  name: string
+  dtype: 'DT_FLOAT'
+  /** -1 for the batch dimension. */
+  shape: number[]
+}
+
+export interface SignatureDef {
+  methodName: string
+  inputs: Record<string, TensorInfo>
+  outputs: Record<string, TensorInfo>
 }
 
 /** The parsed signature.json. */

@@ -2,18 +2,11 @@ import * as tf from '@tensorflow/tfjs'
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 import {LSTM_LAYER_NAME, OUTPUT_LAYER_NAME} from '../model/keras.js'
-import {
-  ClassifierWeights,
-  IMAGE_COLS,
-  WEIGHT_NAMES,
-  WeightArrays,
-  WeightName,
-  classifierWeightsFromArrays,
-  weightShapes,
-} from '../model/weights.js'
-import {sha256Hex} from './checksum.js'
+import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
+import {IMAGE_COLS} from '../core/image.js'
+import {sha256Hex} from '../core/files.js'
 import {
   CHECKSUMMED_FILES,
   DEFAULT_SIGNATURE_NAME,

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 
 import {classifierLogits} from '../model/classifier.js'
-import {ClassifierWeights, IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../model/weights.js'
+import {ClassifierWeights} from '../model/weights.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../core/image.js'
 import {exportFolderHandler} from './layers-files.js'
 
 /** Largest difference in logits an export may show against its checkpoint before it is refused. */

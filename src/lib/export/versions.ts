@@ -1,7 +1,7 @@
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
 
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {ExportSignature, TEMP_FOLDER_PREFIX, versionOfFolderName} from './format.js'
 import {loadVerifiedWeights, verifyExportFolder} from './read.js'

@@ -1,23 +1,12 @@
 import {closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {UserError, errorMessage} from '../errors.js'
-import {ClassifierWeights, IMAGE_PIXELS, hiddenUnitsOf} from '../model/weights.js'
-import {fileRecordOf} from './checksum.js'
-import {
-  DEFAULT_SIGNATURE_NAME,
-  EXPORT_FORMAT,
-  ExportProvenance,
-  ExportSignature,
-  FileRecord,
-  MODEL_JSON_FILE,
-  RETIRED_FOLDER_PREFIX,
-  SERVE_TAG,
-  SIGNATURE_FILE,
-  TEMP_FOLDER_PREFIX,
-  WEIGHTS_FILE,
-  servingDefaultSignature,
-} from './format.js'
+import {UserError, errorMessage} from '../core/errors.js'
+import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
+import {IMAGE_PIXELS} from '../core/image.js'
+import {fileRecordOf} from '../core/files.js'
+import {DEFAULT_SIGNATURE_NAME, EXPORT_FORMAT, ExportProvenance, ExportSignature, MODEL_JSON_FILE, RETIRED_FOLDER_PREFIX, SERVE_TAG, SIGNATURE_FILE, TEMP_FOLDER_PREFIX, WEIGHTS_FILE, servingDefaultSignature} from './format.js'
+import {FileRecord} from '../core/files.js'
 import {layersModelFiles} from './layers-files.js'
 import {verifyExportFolder} from './read.js'
 import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 
+import {IMAGE_COLS, IMAGE_ROWS} from '../core/image.js'
 import {lstmLastHidden} from './lstm.js'
 import {ClassifierWeights} from './weights.js'
 
@@ -15,6 +16,7 @@ export function classifierLogits(weights: ClassifierWeights, images: tf.Tensor3D
   })
 }
 
-export function classifierProbabilities(weights: ClassifierWeights, images: tf.Tensor3D): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(classifierLogits(weights, images)))
+/** `count` images, [count, 28, 28] row-major, as the tensor the classifier reads. */
+export function imagesTensor(images: Float32Array, count: number): tf.Tensor3D {
+  return tf.tensor3d(images, [count, IMAGE_ROWS, IMAGE_COLS])
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 
 import {ArrayPool} from './array-pool.js'
 import {lazyGradientOp} from './lazy-gradient.js'
-import type {LstmLastHidden} from './lstm.js'
+import type {LstmLastHidden} from './lstm-signature.js'
 import {withMatrixOps} from './matrix-ops.js'
 
 /**

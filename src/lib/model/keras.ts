@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {ClassifierWeights, IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES, hiddenUnitsOf} from './weights.js'
+import {ClassifierWeights, hiddenUnitsOf} from './weights.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 
 export const INPUT_LAYER_NAME = 'x_input'
 export const LSTM_LAYER_NAME = 'lstm'

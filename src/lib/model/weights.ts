@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {SeededRandom} from '../data/random.js'
+import {IMAGE_COLS, NUM_CLASSES} from '../core/image.js'
+import {SeededRandom} from '../core/random.js'
 
-export const IMAGE_ROWS = 28
-export const IMAGE_COLS = 28
-export const IMAGE_PIXELS = IMAGE_ROWS * IMAGE_COLS
-export const NUM_CLASSES = 10
 export const DEFAULT_HIDDEN_UNITS = 128
 /** Keras and TensorFlow start the forget gate's bias at 1 so that early gradients flow. */
 export const FORGET_BIAS_INIT = 1

@@ -2,29 +2,19 @@ import {Server, createServer} from 'node:http'
 import {AddressInfo} from 'node:net'
 
 import {BackendName} from '../backend.js'
-import {UserError, errorMessage} from '../errors.js'
-import {Batcher} from './batcher.js'
-import {InferencePool} from './inference-pool.js'
-import {ServingMetrics} from './metrics.js'
-import {ModelManager, checkModelDir} from './model-manager.js'
-import {createRestListener} from './rest-app.js'
-import {ServeOptions, checkServeOptions, parseByteSize} from './serve-options.js'
-import {BatchingServingCore} from './serving-core.js'
-import {ServingCore, ServingLog, SignatureDef} from './types.js'
+import {UserError, errorMessage} from '../core/errors.js'
+import {Batcher} from './core/batcher.js'
+import {InferencePool} from './inference/pool.js'
+import {ServingMetrics} from './core/metrics.js'
+import {ModelManager, checkModelDir} from './core/model-manager.js'
+import {createRestListener} from './rest/app.js'
+import {ServeOptions, checkServeOptions, parseByteSize} from './options.js'
+import {BatchingServingCore} from './core/serving-core.js'
+import {DRAIN_TIMEOUT_MS, FrontendStarter, ServingFrontend} from './core/frontend.js'
+import {ServingCore, ServingLog} from './api.js'
+import {SignatureDef} from '../export/format.js'
 
-/** How long a graceful shutdown waits for in-flight requests before cutting connections. */
-export const DRAIN_TIMEOUT_MS = 30_000
 const MS_PER_SECOND = 1000
-
-/** Another front end over the same core (the gRPC server): started after REST, shut down with it. */
-export interface ServingFrontend {
-  name: string
-  /** Where clients reach it, for the start-up banner. */
-  address: string
-  shutdown(): Promise<void>
-}
-
-export type FrontendStarter = (context: {core: ServingCore; metrics: ServingMetrics; log: ServingLog}) => Promise<ServingFrontend>
 
 export interface RunningServer {
   /** http://host:port */

@@ -15,7 +15,7 @@ import {
 import {join} from 'node:path'
 
 import {DataPosition} from '../data/batches.js'
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
 import {TrainingConfig} from './config.js'
 import {OptimizerState, OptimizerTensor, isOptimizerName} from './optimizers.js'

@@ -1,4 +1,5 @@
-import {UserError} from '../errors.js'
+import {UserError} from '../core/errors.js'
+import {requireInteger, requirePositive} from '../core/validation.js'
 import {DEFAULT_VALIDATION_SIZE} from '../data/mnist.js'
 import {DEFAULT_HIDDEN_UNITS} from '../model/weights.js'
 import {OPTIMIZER_NAMES, OptimizerName, isOptimizerName} from './optimizers.js'
@@ -68,21 +69,8 @@ const FIXED_ON_RESUME: ReadonlyArray<[keyof TrainingOptions & keyof TrainingConf
   ['limit', '--limit'],
 ]
 
-function shown(value: number): string {
-  return Number.isNaN(value) ? 'something that is not a number' : String(value)
-}
 
-export function requireInteger(value: number | undefined, flag: string, min: number): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < min)) {
-    throw new UserError(`${flag} must be a whole number ≥ ${min}, got ${shown(value)}`)
-  }
-}
 
-function requirePositive(value: number | undefined, flag: string): void {
-  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-    throw new UserError(`${flag} must be a number > 0, got ${shown(value)}`)
-  }
-}
 
 /** Rejects values no run could use, with the flag's name, before anything touches the disk. */
 export function checkTrainingOptions(options: TrainingOptions): void {

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs'
 
 import {sequentialBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
-import {classifierLogits} from '../model/classifier.js'
-import {ClassifierWeights, IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../model/weights.js'
+import {classifierLogits, imagesTensor} from '../model/classifier.js'
+import {ClassifierWeights} from '../model/weights.js'
+import {NUM_CLASSES} from '../core/image.js'
 
 /** Batch size for forward-only passes over a whole set (no gradients, so larger than training's). */
 export const EVALUATION_BATCH_SIZE = 500
@@ -11,10 +12,6 @@ export const EVALUATION_BATCH_SIZE = 500
 export interface LossAndAccuracy {
   loss: number
   accuracy: number
-}
-
-export function imagesTensor(images: Float32Array, count: number): tf.Tensor3D {
-  return tf.tensor3d(images, [count, IMAGE_ROWS, IMAGE_COLS])
 }
 
 export function oneHotLabels(labels: Uint8Array): tf.Tensor2D {

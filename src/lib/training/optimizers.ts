@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {UserError} from '../errors.js'
+import {UserError} from '../core/errors.js'
 
 export const OPTIMIZER_NAMES = ['adam', 'sgd', 'rmsprop'] as const
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number]

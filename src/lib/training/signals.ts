@@ -1,4 +1,4 @@
-import {Trainer} from './loop.js'
+import {Trainer} from './trainer.js'
 
 /** Shell convention: 128 + the signal's number. */
 export const SIGNAL_EXIT_CODES = {SIGINT: 130, SIGTERM: 143} as const

@@ -1,5 +1,5 @@
 import {saveCheckpoint} from '../checkpoint.js'
-import {Trainer} from '../loop.js'
+import {Trainer} from '../trainer.js'
 
 export interface CheckpointerOptions {
   dir: string

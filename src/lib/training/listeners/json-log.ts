@@ -1,6 +1,6 @@
 import {appendFileSync} from 'node:fs'
 
-import {UserError, errorMessage} from '../../errors.js'
+import {UserError, errorMessage} from '../../core/errors.js'
 import {TrainingEventMap, TrainingEventName, TrainingEvents} from '../events.js'
 
 /**

@@ -1,0 +1,116 @@
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
+
+/** Route labels: a fixed set, so odd paths cannot blow up the metrics' cardinality. */
+export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'metrics' | 'unknown' | (string & {})
+
+const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+/** Live values read when /metrics is scraped. */
+export interface GaugeSources {
+  queueDepth(): number
+  numTensors(): number
+}
+
+/**
+ * The server's Prometheus metrics (own registry, plus Node's process metrics such as
+ * `process_resident_memory_bytes`): requests by route and status, latency, batch sizes, queue
+ * depth, the loaded version, tensors held by the inference workers, worker restarts.
+ */
+export class ServingMetrics {
+  readonly registry = new Registry()
+  private sources: GaugeSources = {queueDepth: () => 0, numTensors: () => 0}
+
+  private readonly requests = new Counter({
+    name: 'mnist_serving_requests_total',
+    help: 'HTTP requests answered, by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly latency = new Histogram({
+    name: 'mnist_serving_request_duration_seconds',
+    help: 'Time from request to answer, by route',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers: [this.registry],
+  })
+
+  private readonly batchImages = new Histogram({
+    name: 'mnist_serving_batch_size',
+    help: 'Images per forward pass',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers: [this.registry],
+  })
+
+  private readonly batchRequests = new Histogram({
+    name: 'mnist_serving_batch_requests',
+    help: 'Requests merged into one forward pass',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers: [this.registry],
+  })
+
+  private readonly modelVersion = new Gauge({
+    name: 'mnist_serving_model_version',
+    help: 'The model version new requests are answered with',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly workerRestarts = new Counter({
+    name: 'mnist_serving_worker_restarts_total',
+    help: 'Inference workers restarted after dying',
+    registers: [this.registry],
+  })
+
+  constructor() {
+    const sources = (): GaugeSources => this.sources
+    new Gauge({
+      name: 'mnist_serving_queue_depth',
+      help: 'Requests waiting to be batched',
+      registers: [this.registry],
+      collect() {
+        this.set(sources().queueDepth())
+      },
+    })
+    new Gauge({
+      name: 'mnist_serving_num_tensors',
+      help: 'tf.memory().numTensors summed over the inference workers',
+      registers: [this.registry],
+      collect() {
+        this.set(sources().numTensors())
+      },
+    })
+    collectDefaultMetrics({register: this.registry})
+  }
+
+  watch(sources: GaugeSources): void {
+    this.sources = sources
+  }
+
+  observeRequest(route: RouteLabel, status: number, seconds: number): void {
+    this.requests.inc({route, status: String(status)})
+    this.latency.observe({route}, seconds)
+  }
+
+  observeBatch(images: number, requests: number): void {
+    this.batchImages.observe(images)
+    this.batchRequests.observe(requests)
+  }
+
+  setServedVersion(modelName: string, version: number): void {
+    this.modelVersion.set({model: modelName}, version)
+  }
+
+  countWorkerRestart(): void {
+    this.workerRestarts.inc()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+}

@@ -1,0 +1,74 @@
+import {availableParallelism} from 'node:os'
+
+import {BackendChoice} from '../backend.js'
+import {UserError} from '../core/errors.js'
+import {DEFAULT_EXPORT_DIR} from '../export/format.js'
+
+export const DEFAULT_MODEL_NAME = 'mnist'
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_PORT = 5000
+
+/** What `mnist-rnn serve` runs with. */
+export interface ServeOptions {
+  host: string
+  /** 0 picks a free port. */
+  port: number
+  modelDir: string
+  modelName: string
+  /** Serve only this version; default: the highest valid one, watched for newer. */
+  version?: number
+  maxBatchSize: number
+  batchTimeoutMs: number
+  maxQueue: number
+  /** False: one forward pass per request (`--no-batching`). */
+  batching: boolean
+  /** Inference worker threads. */
+  workers: number
+  pollSeconds: number
+  /** Largest JSON body, in body-parser's notation ("1mb", "512kb"). */
+  bodyLimit: string
+  /** Chosen by each inference worker (auto: tensorflow, else wasm, else cpu). */
+  backend: BackendChoice
+}
+
+export const SERVE_DEFAULTS = {
+  host: DEFAULT_HOST,
+  port: DEFAULT_PORT,
+  modelDir: DEFAULT_EXPORT_DIR,
+  modelName: DEFAULT_MODEL_NAME,
+  maxBatchSize: 64,
+  batchTimeoutMs: 2,
+  maxQueue: 1024,
+  batching: true,
+  workers: availableParallelism(),
+  pollSeconds: 5,
+  bodyLimit: '1mb',
+} as const
+
+const BODY_LIMIT_PATTERN = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i
+const BYTES_PER_UNIT: Record<string, number> = {b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3}
+
+/** Bytes in a size like "1mb" or "512kb" (binary units, as body-parser reads them); NaN if malformed. */
+export function parseByteSize(text: string): number {
+  const match = BODY_LIMIT_PATTERN.exec(text.trim())
+  if (!match) return Number.NaN
+  return Math.floor(Number(match[1]) * BYTES_PER_UNIT[(match[2] ?? 'b').toLowerCase()])
+}
+const MAX_PORT = 65535
+
+/** UserError naming the first option out of range. */
+export function checkServeOptions(options: ServeOptions): void {
+  const wholeAtLeast = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) throw new UserError(`${name} must be a whole number ≥ ${min}, got ${value}`)
+  }
+  wholeAtLeast('--port', options.port, 0)
+  if (options.port > MAX_PORT) throw new UserError(`--port must be at most ${MAX_PORT}, got ${options.port}`)
+  wholeAtLeast('--max-batch-size', options.maxBatchSize, 1)
+  wholeAtLeast('--max-queue', options.maxQueue, 1)
+  wholeAtLeast('--workers', options.workers, 1)
+  if (options.version !== undefined) wholeAtLeast('--version', options.version, 1)
+  if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
+  if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
+  if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
+  if (!options.modelName || /[/:\s]/.test(options.modelName)) throw new UserError(`--model-name must be a word without "/", ":" or spaces, got "${options.modelName}"`)
+}
