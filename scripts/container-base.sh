@@ -98,7 +98,8 @@ mmdebstrap --quiet --variant=minbase --include=libatomic1 \
   --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm" && ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"' \
   --customize-hook='chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*' \
-  bookworm "$work/rootfs.tar" "${sources[@]}"
+  bookworm "$work/rootfs.tar" "${sources[@]}" > "$work/mmdebstrap.log" 2>&1 ||
+  { cat "$work/mmdebstrap.log" >&2; say "mmdebstrap failed" >&2; exit 1; }
 took "built a Debian bookworm root file system ($(du -m "$work/rootfs.tar" | cut -f1) MB)"
 
 podman import --quiet \

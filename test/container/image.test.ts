@@ -4,10 +4,10 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {loadModelForEvaluation} from '../../src/lib/evaluation/model-source.js'
+import {loadModelForEvaluation} from '../../src/lib/jobs/model-source.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
-import {GrpcServingClient} from '../../src/lib/serving/grpc-client.js'
+import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
 import {CLI, makeTempDir} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages} from '../serving/serving-fixtures.js'
 import {AttachedContainer, heldPost, podman, run} from './podman.js'
@@ -80,12 +80,16 @@ function expectRowsClose(actual: number[][], expected: number[][]): void {
 
 const argmax = (row: number[]) => row.indexOf(Math.max(...row))
 
-async function getJson(path: string): Promise<{status: number; body: any}> {
+/** A JSON answer; its body is read as the test expects it and checked by the assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies of several shapes, each checked where used
+type JsonAnswer = {status: number; body: any}
+
+async function getJson(path: string): Promise<JsonAnswer> {
   const response = await fetch(`http://${httpAddress}${path}`)
   return {status: response.status, body: await response.json()}
 }
 
-async function postJson(path: string, body: unknown): Promise<{status: number; body: any}> {
+async function postJson(path: string, body: unknown): Promise<JsonAnswer> {
   const response = await fetch(`http://${httpAddress}${path}`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
   return {status: response.status, body: await response.json()}
 }
