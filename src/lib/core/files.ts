@@ -26,14 +26,8 @@ export function isPermissionError(error: unknown): boolean {
 /** Why a file operation failed, in a few words: "permission denied", "no such file or folder", … */
 export function fileProblem(error: unknown): string {
   if (isPermissionError(error)) return 'permission denied'
-  switch ((error as NodeJS.ErrnoException).code) {
-    case 'ENOENT':
-      return 'no such file or folder'
-    case 'ENOTDIR':
-      return 'not a folder'
-    default:
-      return errorMessage(error)
-  }
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'no such file or folder'
+  return errorMessage(error)
 }
 
 /** `cannot read PATH: permission denied` (or whatever stopped it), as one line. */

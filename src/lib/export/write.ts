@@ -1,7 +1,7 @@
 import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {UserError} from '../core/errors.js'
+import {UserError, errorMessage} from '../core/errors.js'
 import {cannotReadError, fileProblem, makeUniqueFolder} from '../core/files.js'
 import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
@@ -120,7 +120,7 @@ function createExportDir(exportDir: string): void {
   try {
     mkdirSync(exportDir, {recursive: true})
   } catch (error) {
-    throw new UserError(`cannot create export directory ${exportDir}: ${fileProblem(error)}`)
+    throw new UserError(`cannot create export directory ${exportDir}: ${errorMessage(error)}`)
   }
 }
 
