@@ -6,7 +6,7 @@ import {UserError, errorMessage} from '../core/errors.js'
 import {LSTM_LAYER_NAME, OUTPUT_LAYER_NAME} from '../model/keras.js'
 import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
 import {IMAGE_COLS} from '../core/image.js'
-import {sha256Hex} from '../core/files.js'
+import {cannotReadError, checkFolderReadable, isPermissionError, sha256Hex} from '../core/files.js'
 import {
   CHECKSUMMED_FILES,
   DEFAULT_SIGNATURE_NAME,
@@ -64,6 +64,7 @@ export function verifyExportFolder(folder: string): VerifiedExport {
   }
   if (!existsSync(folder)) fail('no such export folder')
   if (!statSync(folder).isDirectory()) fail('not a folder')
+  checkFolderReadable(folder)
   const signature = checkSignature(readJson(folder, SIGNATURE_FILE), fail)
   const contents: Record<string, Buffer> = {}
   let sizeBytes = statSync(join(folder, SIGNATURE_FILE)).size
@@ -86,6 +87,16 @@ export function verifyExportFolder(folder: string): VerifiedExport {
   return {signature, weightArrays, hidden, sizeBytes, formats: formatsOf(signature), onnxModel}
 }
 
+/**
+ * What verifyExportFolder found wrong with `folder`, without the `folder: ` its messages start
+ * with (a message that names a path itself, like `cannot read exportmodel/2: permission denied`, stays whole).
+ */
+export function folderProblemOf(folder: string, error: unknown): string {
+  const message = errorMessage(error)
+  const prefix = `${folder}: `
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message
+}
+
 /** Loads a verified folder's weights as tf.Variables (the caller disposes them). */
 export function loadVerifiedWeights(verified: VerifiedExport): ClassifierWeights {
   return classifierWeightsFromArrays(verified.weightArrays, verified.hidden)
@@ -96,7 +107,9 @@ function readFile(folder: string, name: string): Buffer {
     return readFileSync(join(folder, name))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new UserError(`${folder}: ${code === 'ENOENT' ? `missing ${name} (incomplete export)` : `cannot read ${name}: ${errorMessage(error)}`}`)
+    if (code === 'ENOENT') throw new UserError(`${folder}: missing ${name} (incomplete export)`)
+    if (isPermissionError(error)) throw cannotReadError(join(folder, name), error)
+    throw new UserError(`${folder}: cannot read ${name}: ${errorMessage(error)}`)
   }
 }
 

@@ -1,7 +1,8 @@
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
+import {cannotReadError, fileProblem, makeUniqueFolder} from '../core/files.js'
 import {ClassifierWeights, hiddenUnitsOf, weightArraysOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
 import {fileRecordOf, syncFolder, writeFileDurably} from '../core/files.js'
@@ -154,11 +155,12 @@ function createExportDir(exportDir: string): void {
   }
 }
 
+/** The folder the version is written in before it is renamed into place: 0755 with umask 022, like any folder mkdir makes. */
 function makeTempFolder(exportDir: string): string {
   try {
-    return mkdtempSync(join(exportDir, `${TEMP_FOLDER_PREFIX}${process.pid}-`))
+    return makeUniqueFolder(join(exportDir, `${TEMP_FOLDER_PREFIX}${process.pid}-`))
   } catch (error) {
-    throw new UserError(`cannot write to export directory ${exportDir}: ${errorMessage(error)}`)
+    throw new UserError(`cannot write to export directory ${exportDir}: ${fileProblem(error)}`)
   }
 }
 
@@ -203,7 +205,13 @@ function renameInto(tempPath: string, finalPath: string, version: number, export
 
 /** Removes temporary and retired folders whose process has died (interrupted exports). */
 function removeAbandonedFolders(exportDir: string): void {
-  for (const name of readdirSync(exportDir)) {
+  let names: string[]
+  try {
+    names = readdirSync(exportDir)
+  } catch (error) {
+    throw cannotReadError(exportDir, error)
+  }
+  for (const name of names) {
     const match = new RegExp(`^(?:${escape(TEMP_FOLDER_PREFIX)}|${escape(RETIRED_FOLDER_PREFIX)})(\\d+)-`).exec(name)
     if (match && !isProcessAlive(Number(match[1]))) rmSync(join(exportDir, name), {recursive: true, force: true})
   }

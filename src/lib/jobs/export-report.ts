@@ -40,9 +40,11 @@ export function formatExportList(exportDir: string, entries: ExportVersionEntry[
     const accuracy = entry.testAccuracy === undefined ? '—' : entry.testAccuracy.toFixed(4)
     const step = entry.step === undefined ? '—' : String(entry.step)
     const formats = entry.formats?.join('+') ?? '—'
-    const status = entry.valid ? 'ok' : `INVALID: ${entry.problem}`
+    // An unreadable folder may hold a perfectly good version: say why it cannot be read, not that it is invalid.
+    const status = entry.valid ? 'ok' : entry.readable ? `INVALID: ${entry.problem}` : entry.problem
+    const size = entry.readable ? formatBytes(entry.sizeBytes) : '—'
     lines.push(
-      `${String(entry.version).padStart(7)}  ${accuracy.padStart(8)}  ${step.padStart(7)}  ${formatBytes(entry.sizeBytes).padStart(9)}  ${(entry.createdAt ?? '—').padEnd(24)}  ${formats.padEnd(formatsWidth)}  ${status}`,
+      `${String(entry.version).padStart(7)}  ${accuracy.padStart(8)}  ${step.padStart(7)}  ${size.padStart(9)}  ${(entry.createdAt ?? '—').padEnd(24)}  ${formats.padEnd(formatsWidth)}  ${status}`,
     )
   }
   for (const name of unfinished) lines.push(`${name}: unfinished export (interrupted); ignored by servers, safe to delete`)

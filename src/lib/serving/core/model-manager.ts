@@ -2,7 +2,7 @@ import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../../core/errors.js'
 import {signatureDefsOf} from '../../export/format.js'
-import {verifyExportFolder} from '../../export/read.js'
+import {folderProblemOf, verifyExportFolder} from '../../export/read.js'
 import {VerifiedVersion} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
@@ -140,7 +140,7 @@ export class ModelManager {
     try {
       folders = scanVersionFolders(this.options.modelDir)
     } catch (error) {
-      this.options.log.warn(`cannot scan ${this.options.modelDir}: ${errorMessage(error)}; still serving version ${this.current?.version}`)
+      this.options.log.warn(`${errorMessage(error)}; still serving version ${this.current?.version}`)
       return
     }
     const servedVersion = this.current?.version ?? 0
@@ -180,7 +180,7 @@ export class ModelManager {
       this.refused.delete(version)
       return undefined
     } catch (error) {
-      const reason = errorMessage(error).replace(`${folder.path}: `, '')
+      const reason = folderProblemOf(folder.path, error)
       this.statuses.set(version, {version, state: 'END', errorMessage: reason})
       this.refused.set(version, folder.fingerprint)
       const still = this.current ? `; still serving version ${this.current.version}` : ''
