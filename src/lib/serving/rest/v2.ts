@@ -22,12 +22,14 @@ import {ServingCore, ServingError, ServingLog} from '../api.js'
 
 export interface V2RestOptions {
   core: ServingCore
-  /** The model /v2/health/ready answers for. */
+  /** The model the unversioned routes and the health checks answer for. */
   modelName: string
   metrics: ServingMetrics
+  /** Largest body accepted, in bytes and as the user wrote it ("1mb"). */
   bodyLimitBytes: number
   bodyLimitText: string
   log: ServingLog
+  /** True once a graceful shutdown began: answers then close their connection. */
   isDraining?: () => boolean
 }
 
