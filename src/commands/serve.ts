@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, numberFlag} from '../lib/cli/base-command.js'
 import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
 import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
 import {startServer} from '../lib/serving/server.js'
@@ -8,25 +8,18 @@ import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
 import {startupInfo, startupLines} from '../lib/serving/banner.js'
 import {ServingLog} from '../lib/serving/api.js'
 
-const numberFlag = Flags.custom<number>({
-  parse: async (input) => {
-    const value = Number(input)
-    if (input.trim() === '' || Number.isNaN(value)) throw new Error(`expected a number, got ${input}`)
-    return value
-  },
-})
-
 export default class Serve extends MnistCommand {
   static description =
-    "Serve an exported model over HTTP: the seed's Flask contract (POST /) and TensorFlow Serving's REST API, a drawing page for browsers (GET /), with request batching, hot version reloads, worker threads and graceful shutdown"
+    "Serve an exported model over HTTP: the seed's Flask contract (POST /), TensorFlow Serving's REST API, the Open Inference Protocol (KServe V2, /v2) and a drawing page for browsers (GET /), with request batching, hot version reloads, worker threads and graceful shutdown"
 
   static examples = [
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
     '<%= config.bin %> serve --no-ui   # the API only: no drawing page at GET /',
-    "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also TF Serving's gRPC API (PredictionService, ModelService)",
+    "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also gRPC: TF Serving's PredictionService and ModelService, V2's GRPCInferenceService",
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
+    `curl -s -X POST localhost:5000/v2/models/mnist/infer -d '{"inputs": [{"name": "x_input", "shape": [1, 784], "datatype": "FP32", "data": [...784 pixels...]}]}'`,
   ]
 
   static flags = {
@@ -45,7 +38,8 @@ export default class Serve extends MnistCommand {
     'grpc-port': Flags.integer({
       min: 0,
       max: 65535,
-      description: "also serve TensorFlow Serving's gRPC API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) on this port, same host (0 picks a free one); off when omitted",
+      description:
+        "also serve gRPC on this port, same host (0 picks a free one); off when omitted: TensorFlow Serving's API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) and the Open Inference Protocol's inference.GRPCInferenceService",
     }),
     ui: Flags.boolean({default: true, allowNo: true, description: 'serve the drawing page at GET / to browsers (--no-ui: the API only)'}),
     backend: backendFlag,

@@ -1,8 +1,8 @@
 import {RunningServer} from './server.js'
 import {ServeOptions} from './options.js'
-import {TensorInfo} from '../export/format.js'
+import {TensorSpec} from '../export/format.js'
 
-function tensorText(alias: string, info: TensorInfo): string {
+function tensorText(alias: string, info: TensorSpec): string {
   return `${alias} ${info.dtype} [${info.shape.join(', ')}]`
 }
 
@@ -24,6 +24,8 @@ export function startupLines(server: RunningServer, options: ServeOptions): stri
     `  POST ${server.url}/                 Flask: {"data": [784 pixels]} → {"y": [[10 probabilities]]}`,
     `  POST ${model}:predict   TF Serving: {"instances": [...]} or {"inputs": [...]}`,
     `  GET  ${model}           status;  GET ${model}/metadata`,
+    `  POST ${server.url}/v2/models/${server.modelName}/infer   Open Inference Protocol (KServe V2): JSON or binary tensors`,
+    `  GET  ${server.url}/v2   GET ${server.url}/v2/health/{live,ready}   GET ${server.url}/v2/models/${server.modelName}[/ready]`,
     `  GET  ${server.url}/healthz   GET ${server.url}/metrics`,
     ...server.frontends.map((frontend) => `  ${frontend.name} ${frontend.address}`),
     ...(options.ui ? [`Drawing page: open ${server.url}/ in a browser`] : []),

@@ -98,7 +98,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   const frontends: ServingFrontend[] = []
   try {
     port = await listen(server, options.host, options.port)
-    for (const start of frontendStarters) frontends.push(await start({core, metrics, log}))
+    for (const start of frontendStarters) frontends.push(await start({core, metrics, log, modelName: options.modelName}))
   } catch (error) {
     manager.stop()
     server.close()
