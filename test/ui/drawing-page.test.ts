@@ -3,7 +3,7 @@ import {ChildProcess} from 'node:child_process'
 import {once} from 'node:events'
 import {cpSync, mkdirSync, renameSync} from 'node:fs'
 import {join} from 'node:path'
-import {Browser, Page} from 'playwright-core'
+import {Browser, CDPSession, Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it, onTestFailed} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
@@ -26,6 +26,13 @@ const PHONE = {width: 375, height: 740}
 const DESKTOP = {width: 1100, height: 760}
 const TRAIN_ARGS = ['--hidden', '32', '--limit', '8000', '--validation-size', '1000', '--steps', '300', '--batch-size', '64', '--learning-rate', '0.005', '--seed', '1']
 
+/** Strokes in the pad's 280×280 pixels: a slightly slanted bar, and an upright ellipse drawn from the top. */
+const ONE: [number, number][] = [[150, 40], [145, 90], [140, 140], [136, 190], [132, 240]]
+const ZERO: [number, number][] = Array.from({length: 41}, (_, k) => {
+  const angle = (k / 40) * 2 * Math.PI
+  return [140 + 60 * Math.sin(angle), 140 - 95 * Math.cos(angle)]
+})
+
 const temp = makeTempDir('mnist-rnn-ui-browser-')
 const modelDir = join(temp.dir, 'models')
 const screenshots = join(temp.dir, 'screenshots')
@@ -35,6 +42,7 @@ let url: string
 let banner: () => string
 let browser: Browser
 let page: Page
+let input: CDPSession
 /** Console errors and warnings, uncaught exceptions, failed requests, requests that left the server. */
 const problems: string[] = []
 const requested: string[] = []
@@ -54,6 +62,7 @@ beforeAll(async () => {
   mkdirSync(screenshots)
   browser = await launchChromium()
   page = await browser.newPage({viewport: DESKTOP})
+  input = await page.context().newCDPSession(page)
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`)
   })
@@ -88,14 +97,36 @@ async function nextPrediction(action: () => Promise<unknown>): Promise<void> {
   await page.waitForFunction((before) => Number(document.querySelector('.result')?.getAttribute('data-shown') ?? 0) > before, shown)
 }
 
-/** One stroke with the mouse through points given in the pad's own 280×280 pixels. */
-async function stroke(points: [number, number][]): Promise<void> {
+type Pointer = 'mouse' | 'pen' | 'touch'
+
+/**
+ * One stroke through points given in the pad's own 280×280 pixels, drawn with a mouse, a pen or
+ * a finger (pen and touch through Chromium's input domain, as a tablet's digitizer sends them).
+ */
+async function stroke(points: [number, number][], pointer: Pointer = 'mouse'): Promise<void> {
   const box = (await page.locator('#pad').boundingBox())!
-  const at = ([x, y]: [number, number]) => [box.x + (x * box.width) / PAD_SIDE, box.y + (y * box.height) / PAD_SIDE] as const
-  await page.mouse.move(...at(points[0]))
-  await page.mouse.down()
-  for (const point of points.slice(1)) await page.mouse.move(...at(point), {steps: 4})
-  await page.mouse.up()
+  const at = ([x, y]: [number, number]) => ({x: box.x + (x * box.width) / PAD_SIDE, y: box.y + (y * box.height) / PAD_SIDE})
+  const last = points[points.length - 1]
+  if (pointer === 'mouse') {
+    await page.mouse.move(at(points[0]).x, at(points[0]).y)
+    await page.mouse.down()
+    for (const point of points.slice(1)) await page.mouse.move(at(point).x, at(point).y, {steps: 4})
+    await page.mouse.up()
+  } else if (pointer === 'pen') {
+    const pen = {button: 'left', pointerType: 'pen', clickCount: 1} as const
+    await input.send('Input.dispatchMouseEvent', {type: 'mousePressed', ...at(points[0]), ...pen, buttons: 1})
+    for (const point of points.slice(1)) await input.send('Input.dispatchMouseEvent', {type: 'mouseMoved', ...at(point), ...pen, buttons: 1})
+    await input.send('Input.dispatchMouseEvent', {type: 'mouseReleased', ...at(last), ...pen, buttons: 0})
+  } else {
+    await input.send('Input.dispatchTouchEvent', {type: 'touchStart', touchPoints: [at(points[0])]})
+    for (const point of points.slice(1)) await input.send('Input.dispatchTouchEvent', {type: 'touchMove', touchPoints: [at(point)]})
+    await input.send('Input.dispatchTouchEvent', {type: 'touchEnd', touchPoints: []})
+  }
+}
+
+/** The pointer types the pad has seen start a stroke. */
+async function pointerTypesSeen(): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as {pointerTypes: string[]}).pointerTypes)
 }
 
 async function shownProbabilities(): Promise<number[]> {
@@ -143,12 +174,16 @@ describe('the drawing page in a real browser', () => {
     keepScreenshotsIfFailed()
     expect(banner()).toContain(`Drawing page: open ${url}/ in a browser`)
     await page.goto(`${url}/`)
+    await page.evaluate(() => {
+      const seen: string[] = ((window as unknown as {pointerTypes: string[]}).pointerTypes = [])
+      document.getElementById('pad')!.addEventListener('pointerdown', (event) => seen.push(event.pointerType))
+    })
     await expect.poll(() => page.locator('#served').textContent()).toBe('Model mnist, version 1, engine TensorFlow.js, wasm backend')
   })
 
-  it('reads a "1" drawn with the pointer, and shows the 28×28 input the model sees', async () => {
+  it('reads a "1" drawn with the mouse, and shows the 28×28 input the model sees', async () => {
     keepScreenshotsIfFailed()
-    await nextPrediction(() => stroke([[150, 40], [140, 140], [132, 240]]))
+    await nextPrediction(() => stroke(ONE))
     expect(await page.locator('#top-digit').textContent()).toBe('1')
     expect(await page.locator('#input').getAttribute('data-source')).toBe('drawing')
     // Scaled as MNIST was made: the longer side of the ink is 20 of the 28 rows.
@@ -159,17 +194,14 @@ describe('the drawing page in a real browser', () => {
     await page.screenshot({path: join(screenshots, 'one.png')})
   })
 
-  it('clears, then reads a "0"', async () => {
+  it('clears, then reads a "0" drawn with a pen', async () => {
     keepScreenshotsIfFailed()
     await page.getByRole('button', {name: 'Clear'}).click()
     expect(await page.locator('#top-digit').textContent()).toBe('–')
     expect(Math.max(...(await shownInput()))).toBe(0)
-    const ring: [number, number][] = Array.from({length: 41}, (_, k) => {
-      const angle = (k / 40) * 2 * Math.PI
-      return [140 + 60 * Math.sin(angle), 140 - 95 * Math.cos(angle)]
-    })
-    await nextPrediction(() => stroke(ring))
+    await nextPrediction(() => stroke(ZERO, 'pen'))
     expect(await page.locator('#top-digit').textContent()).toBe('0')
+    expect(await pointerTypesSeen()).toEqual(['mouse', 'pen'])
     await page.screenshot({path: join(screenshots, 'zero.png')})
   })
 
@@ -207,7 +239,7 @@ describe('the drawing page in a real browser', () => {
 
     // A drawing gets the same answer in both modes too.
     await page.getByRole('button', {name: 'Clear'}).click()
-    await nextPrediction(() => stroke([[150, 40], [140, 140], [132, 240]]))
+    await nextPrediction(() => stroke(ONE))
     const inBrowser = await shownProbabilities()
     await nextPrediction(() => page.getByRole('radio', {name: /On the server/}).check())
     expect(maxDifference(await shownProbabilities(), inBrowser)).toBeLessThan(BROWSER_AGREEMENT)
@@ -244,7 +276,7 @@ describe('the drawing page in a real browser', () => {
     expect(await page.locator('.result').getAttribute('data-mode')).toBe('server')
   })
 
-  it('is readable at phone width: one column, nothing wider than the screen', async () => {
+  it('is readable at phone width (one column, nothing wider than the screen) and takes a finger', async () => {
     keepScreenshotsIfFailed()
     await page.setViewportSize(PHONE)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
@@ -256,8 +288,11 @@ describe('the drawing page in a real browser', () => {
     const seen = (await page.locator('.seen').boundingBox())!
     expect(result.y).toBeGreaterThan(pad.y + pad.height)
     expect(result.y).toBeLessThan(seen.y)
-    await nextPrediction(() => stroke([[150, 40], [140, 140], [132, 240]]))
+    await nextPrediction(() => stroke(ONE, 'touch'))
     expect(await page.locator('#top-digit').textContent()).toBe('1')
+    expect((await pointerTypesSeen()).at(-1)).toBe('touch')
+    // The finger drew; it did not scroll the page.
+    expect(await page.evaluate(() => window.scrollY)).toBe(0)
     await page.screenshot({path: join(screenshots, 'phone.png'), fullPage: true})
     await page.setViewportSize(DESKTOP)
   })
