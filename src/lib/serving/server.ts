@@ -105,7 +105,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     bodyLimitText: options.bodyLimit,
     log,
     isDraining: () => draining,
-    drawingPage: options.ui ? {modelDir: options.modelDir, engine: () => `TensorFlow.js, ${backend} backend`} : undefined,
+    drawingPage: options.ui ? {modelDir: options.modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
   })
   const server = createServer(listener)
   // Once draining, a connection that finished its request is closed instead of kept alive.
