@@ -1,4 +1,4 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -58,4 +58,20 @@ export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: 
 /** Non-empty lines of a stream's text. */
 export function linesOf(text: string): string[] {
   return text.split('\n').filter((line) => line.trim() !== '')
+}
+
+/** Collects a child's output and resolves once a line matches `pattern`. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): {output: () => string; line: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const line = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const match = pattern.exec(stdout)
+      if (match) resolve(match)
+    })
+    child.once('exit', (code) => reject(new Error(`the command exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, line}
 }

@@ -1,12 +1,19 @@
 import {RunningServer} from './server.js'
 import {ServeOptions, formatVersionPolicy} from './options.js'
-import {TensorInfo} from '../export/format.js'
+import {TensorSpec} from '../export/format.js'
 
-function tensorText(alias: string, info: TensorInfo): string {
+function tensorText(alias: string, info: TensorSpec): string {
   return `${alias} ${info.dtype} [${info.shape.join(', ')}]`
 }
 
-/** What `serve` prints once it listens: model, version, signature, backend, workers, URLs. */
+/** "Engine onnxruntime (why), 2 intra-op threads" or "Engine tfjs (why) on backend wasm". */
+export function engineText(server: Pick<RunningServer, 'engine' | 'backend' | 'onnxThreads'>): string {
+  const {engine, reason} = server.engine
+  if (engine === 'onnxruntime') return `Engine onnxruntime (${reason}), ${server.onnxThreads} intra-op thread${server.onnxThreads === 1 ? '' : 's'}`
+  return `Engine tfjs (${reason}) on backend ${server.backend}`
+}
+
+/** What `serve` prints once it listens: model, version, signature, engine, backend, workers, URLs. */
 export function startupLines(server: RunningServer, options: ServeOptions): string[] {
   const signatures = Object.entries(server.signatures).map(([name, def]) => {
     const inputs = Object.entries(def.inputs).map(([alias, info]) => tensorText(alias, info))
@@ -20,17 +27,22 @@ export function startupLines(server: RunningServer, options: ServeOptions): stri
   const versions = server.versions.length === 1 ? `version ${server.version}` : `versions ${server.versions.join(', ')}`
   const labels = Object.entries(server.labels).map(([label, version]) => `${label}=${version}`)
   const config = options.modelConfigFile ? `; model config ${options.modelConfigFile}` : ''
+  const inference =
+    server.workers === 0 ? 'inference on the serving thread (--workers 0)' : `${server.workers} inference worker${server.workers === 1 ? '' : 's'}`
   return [
     `Model ${server.modelName} ${versions} from ${server.modelDir} (--versions ${formatVersionPolicy(server.versionPolicy)}${config}; watching for changes every ${options.pollSeconds} s)`,
     ...(labels.length > 0 ? [`Labels ${labels.join(', ')}`] : []),
     `Signature ${signatures.join('; ')}`,
-    `Backend ${server.backend}, ${server.workers} inference worker${server.workers === 1 ? '' : 's'}, ${batching}, queue ${options.maxQueue}`,
+    `${engineText(server)}, ${inference}, ${batching}, queue ${options.maxQueue}`,
     `  POST ${server.url}/                 Flask: {"data": [784 pixels]} → {"y": [[10 probabilities]]}`,
     `  POST ${model}:predict   TF Serving: {"instances": [...]} or {"inputs": [...]}`,
     `  POST ${model}/versions/N:predict  or  /labels/LABEL:predict`,
     `  GET  ${model}           status;  GET ${model}/metadata`,
+    `  POST ${server.url}/v2/models/${server.modelName}/infer   Open Inference Protocol (KServe V2): JSON or binary tensors`,
+    `  GET  ${server.url}/v2   GET ${server.url}/v2/health/{live,ready}   GET ${server.url}/v2/models/${server.modelName}[/ready]`,
     `  GET  ${server.url}/healthz (live)   GET ${server.url}/readyz (ready)   GET ${server.url}/metrics`,
     ...server.frontends.map((frontend) => `  ${frontend.name} ${frontend.address}`),
+    ...(options.ui ? [`Drawing page: open ${server.url}/ in a browser`] : []),
     `Listening on ${server.url} (SIGTERM or Ctrl-C drains and stops)`,
   ]
 }
@@ -48,7 +60,10 @@ export function startupInfo(server: RunningServer, options: ServeOptions) {
     labels: server.labels,
     modelDir: server.modelDir,
     signatures: server.signatures,
-    backend: server.backend,
+    engine: server.engine.engine,
+    engineReason: server.engine.reason,
+    backend: server.backend ?? null,
+    onnxThreads: server.engine.engine === 'onnxruntime' ? server.onnxThreads : null,
     workers: server.workers,
     batching: options.batching,
     maxBatchSize: options.maxBatchSize,
@@ -57,5 +72,6 @@ export function startupInfo(server: RunningServer, options: ServeOptions) {
     drainGraceSeconds: options.drainGraceSeconds,
     drainTimeoutSeconds: options.drainTimeoutSeconds,
     frontends: server.frontends.map(({name, address}) => ({name, address})),
+    page: options.ui ? `${server.url}/` : null,
   }
 }

@@ -5,10 +5,13 @@ import {BackendName} from '../backend.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {Batcher} from './core/batcher.js'
 import {InferencePool} from './inference/pool.js'
+import {InProcessInference, Inference} from './inference/in-process.js'
+import {selectServingEngine} from './core/engine-selection.js'
+import {EngineSelection} from '../export/engines/engine.js'
 import {ServingMetrics} from './core/metrics.js'
 import {ModelManager, checkModelDir} from './core/model-manager.js'
 import {createRestListener} from './rest/app.js'
-import {ServeOptions, checkServeOptions, parseByteSize, versionPolicyOf} from './options.js'
+import {DEFAULT_ONNX_THREADS, ServeOptions, checkServeOptions, defaultWorkers, parseByteSize, versionPolicyOf} from './options.js'
 import {readModelConfigFile} from './core/model-config.js'
 import {BatchingServingCore} from './core/serving-core.js'
 import {FrontendStarter, ServingFrontend} from './core/frontend.js'
@@ -32,13 +35,18 @@ export interface RunningServer {
   versionPolicy: VersionPolicy
   labels: Record<string, number>
   signatures: Record<string, SignatureDef>
+  /** Inference worker threads (0: inference runs on the serving thread). */
   workers: number
-  /** The backend the inference workers run on. */
-  backend: BackendName
+  /** The engine every version runs on, and why. */
+  engine: EngineSelection
+  /** ONNX Runtime's intra-op threads per session (onnxruntime engine). */
+  onnxThreads: number
+  /** The TF.js backend the tfjs engine runs on (undefined for onnxruntime). */
+  backend: BackendName | undefined
   frontends: ServingFrontend[]
   core: ServingCore
   metrics: ServingMetrics
-  pool: InferencePool
+  pool: Inference
   /**
    * The graceful shutdown: not ready at once, answers for --drain-grace-seconds more, stops
    * listening, answers every accepted connection, lets batches and gRPC calls finish (cutting
@@ -58,15 +66,23 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   const modelDir = model?.basePath ?? options.modelDir
   checkModelDir(modelDir)
   const metrics = new ServingMetrics()
-  const pool = new InferencePool(
-    {workers: options.workers, backend: options.backend, warmBatchSize: options.maxBatchSize, log},
-    () => metrics.countWorkerRestart(),
-  )
+  const policy = model?.policy ?? versionPolicyOf(options)
+  const engine = await selectServingEngine(modelDir, options.engine, policy)
+  const workers = options.workers ?? defaultWorkers(engine.engine)
+  const onnxThreads = options.onnxThreads ?? DEFAULT_ONNX_THREADS
+  const inferenceOptions = {
+    engine: engine.engine,
+    engineOptions: {onnxThreads},
+    backend: options.backend,
+    warmBatchSize: options.maxBatchSize,
+  }
+  const pool: Inference =
+    workers === 0 ? new InProcessInference(inferenceOptions) : new InferencePool({...inferenceOptions, workers, log}, () => metrics.countWorkerRestart())
   const manager = new ModelManager(
     {
       modelDir,
       modelName,
-      policy: model?.policy ?? versionPolicyOf(options),
+      policy,
       labels: model?.labels ?? options.labels,
       configFile: options.modelConfigFile,
       pollIntervalMs: options.pollSeconds * MS_PER_SECOND,
@@ -75,7 +91,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     },
     pool,
   )
-  let backend: BackendName
+  let backend: BackendName | undefined
   try {
     backend = await pool.start()
     await manager.start()
@@ -88,13 +104,14 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
       maxBatchSize: options.maxBatchSize,
       batchTimeoutMs: options.batchTimeoutMs,
       maxQueue: options.maxQueue,
-      maxConcurrentBatches: options.workers,
+      maxConcurrentBatches: Math.max(1, workers),
       mergeRequests: options.batching,
     },
     (version, images, count) => pool.run(version, images, count),
     (batch) => metrics.observeBatch(batch.images, batch.requests),
   )
   metrics.watch({queueDepth: () => batcher.queuedRequests, numTensors: () => pool.numTensors})
+  metrics.setEngine({...engine, backend, workers, onnxThreads})
   const core = new BatchingServingCore(manager, batcher)
 
   const listener = createRestListener({
@@ -104,6 +121,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     bodyLimitBytes: parseByteSize(options.bodyLimit),
     bodyLimitText: options.bodyLimit,
     log,
+    drawingPage: options.ui ? {modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
   })
   const server = createServer()
   const httpDrain = new HttpDrain(server, listener)
@@ -152,7 +170,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     versionPolicy: manager.versionPolicy,
     labels: manager.versionLabels(),
     signatures: metadata.signatures,
-    workers: options.workers,
+    workers,
+    engine,
+    onnxThreads,
     backend,
     frontends,
     core,

@@ -1,9 +1,10 @@
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 
 import {UserError, errorMessage} from '../../core/errors.js'
 import {SignatureDef, signatureDefsOf} from '../../export/format.js'
-import {verifyExportFolder} from '../../export/read.js'
-import {ModelWeightsMessage} from '../inference/model-runner.js'
+import {folderProblemOf, verifyExportFolder} from '../../export/read.js'
+import {requireDirectory} from '../../core/files.js'
+import {VerifiedVersion} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionChoice, VersionPolicy, VersionStatus} from '../api.js'
 import {formatVersionPolicy} from '../options.js'
 import {parseModelConfig} from './model-config.js'
@@ -11,13 +12,12 @@ import {VersionFolder, aspiredVersions, scanVersionFolders} from './version-sour
 
 /** A UserError when the model directory is missing or not a folder. */
 export function checkModelDir(modelDir: string): void {
-  if (!existsSync(modelDir)) throw new UserError(`model directory ${modelDir} does not exist (export a model first: mnist-rnn export)`)
-  if (!statSync(modelDir).isDirectory()) throw new UserError(`model directory ${modelDir} is not a folder`)
+  requireDirectory(modelDir, 'model directory', ' (export a model first: mnist-rnn export)')
 }
 
 /** Where versions are loaded to be run (the inference workers). */
 export interface ModelEngine {
-  load(model: ModelWeightsMessage): Promise<void>
+  load(version: VerifiedVersion): Promise<void>
   unload(version: number): void
 }
 
@@ -65,7 +65,7 @@ interface LoadedVersion extends LoadedVersionInfo {
   retired: boolean
 }
 
-function weightBytesOf(model: ModelWeightsMessage): number {
+function weightBytesOf(model: VerifiedVersion): number {
   return Object.values(model.weights).reduce((sum, array) => sum + array.byteLength, 0)
 }
 
@@ -222,7 +222,7 @@ export class ModelManager {
       folders = scanVersionFolders(this.options.modelDir)
       this.warned.delete('scan')
     } catch (error) {
-      this.warnOnce('scan', `cannot scan ${this.options.modelDir}: ${errorMessage(error)}; still serving version ${this.availableVersions().join(', ')}`)
+      this.warnOnce('scan', `${errorMessage(error)}; still serving version ${this.availableVersions().join(', ')}`)
       return
     }
     await this.reconcile(folders, true)
@@ -398,13 +398,13 @@ export class ModelManager {
     try {
       const verified = verifyExportFolder(folder.path)
       const signatures = signatureDefsOf(verified.signature)
-      const model = {version, hidden: verified.hidden, weights: verified.weightArrays}
+      const model = {version, hidden: verified.hidden, weights: verified.weightArrays, onnxModel: verified.onnxModel}
       await this.engine.load(model)
       this.loaded.set(version, {version, signatures, weightBytes: weightBytesOf(model), leases: 0, retired: false})
       this.statuses.set(version, {version, state: 'AVAILABLE', errorMessage: ''})
       return undefined
     } catch (error) {
-      const reason = errorMessage(error).replace(`${folder.path}: `, '')
+      const reason = folderProblemOf(folder.path, error)
       this.statuses.set(version, {version, state: 'END', errorMessage: reason})
       this.refused.set(version, folder.fingerprint)
       const available = this.availableVersions()
