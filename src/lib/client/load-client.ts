@@ -6,6 +6,7 @@ import {JsonPoster, RequestFailure} from './http-post.js'
 import {LatencySummary, summarizeLatencies} from './latency.js'
 import {V2GrpcClient, V2RestClient} from './v2-client.js'
 import {DEFAULT_MODEL_NAME} from '../serving/options.js'
+import {requireInteger} from '../core/validation.js'
 
 /**
  * Which contract the client speaks: the seed's Flask route, TF Serving's REST :predict or its
@@ -52,10 +53,8 @@ export interface LoadClientReport {
 }
 
 function checkOptions(options: LoadClientOptions): URL {
-  if (!Number.isInteger(options.numTests) || options.numTests < 1) throw new UserError(`--num-tests must be a whole number ≥ 1, got ${options.numTests}`)
-  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-    throw new UserError(`--concurrency must be a whole number ≥ 1, got ${options.concurrency}`)
-  }
+  requireInteger(options.numTests, '--num-tests', 1)
+  requireInteger(options.concurrency, '--concurrency', 1)
   let url: URL
   try {
     url = new URL(options.url)

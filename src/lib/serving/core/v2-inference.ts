@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../../core/image.js'
 import {littleEndianBytes} from '../../core/little-endian.js'
-import {DEFAULT_SIGNATURE_NAME, FLOAT_DTYPE, INPUT_NAME, OUTPUT_NAME, SignatureDef, TensorInfo} from '../../export/format.js'
+import {DEFAULT_SIGNATURE_NAME, FLOAT_DTYPE, INPUT_NAME, OUTPUT_NAME, SignatureDef, TensorSpec} from '../../export/format.js'
 import {ServingCore, ServingError} from '../api.js'
 import {softmaxRows, topClasses} from './outputs.js'
 import {availableVersions} from './version-status.js'
@@ -31,7 +31,7 @@ export const PROBABILITIES_OUTPUT = 'probabilities'
 /** Version strings that leave the choice to the server, as Triton's clients send them. */
 const ANY_VERSION = new Set(['', '-1'])
 
-const V2_DATATYPE_OF: Record<TensorInfo['dtype'], string> = {[FLOAT_DTYPE]: FP32}
+const V2_DATATYPE_OF: Record<TensorSpec['dtype'], string> = {[FLOAT_DTYPE]: FP32}
 
 function packageVersion(): string {
   const packageJson = new URL('../../../../package.json', import.meta.url)
@@ -91,7 +91,7 @@ function servingSignature(signatures: Record<string, SignatureDef>, modelName: s
   return signature
 }
 
-function tensorMetadata(infos: Record<string, TensorInfo>): V2TensorMetadata[] {
+function tensorMetadata(infos: Record<string, TensorSpec>): V2TensorMetadata[] {
   return Object.entries(infos).map(([alias, info]) => ({name: alias, datatype: V2_DATATYPE_OF[info.dtype], shape: [...info.shape]}))
 }
 

@@ -1,6 +1,6 @@
 import {NUM_CLASSES} from '../../core/image.js'
 import {ModelMetadata, VersionStatus} from '../api.js'
-import {TensorInfo} from '../../export/format.js'
+import {TensorSpec} from '../../export/format.js'
 import {softmaxRows} from '../core/outputs.js'
 import {modelVersionStatusMessages} from '../core/version-status.js'
 
@@ -42,7 +42,7 @@ export function statusBody(statuses: VersionStatus[]) {
   return {model_version_status: modelVersionStatusMessages(statuses).map((status) => ({...status, version: String(status.version)}))}
 }
 
-function tensorInfoBody(info: TensorInfo) {
+function tensorInfoBody(info: TensorSpec) {
   return {
     dtype: info.dtype,
     tensor_shape: {dim: info.shape.map((size) => ({size: String(size), name: ''})), unknown_rank: false},
@@ -50,7 +50,7 @@ function tensorInfoBody(info: TensorInfo) {
   }
 }
 
-function tensorInfosBody(infos: Record<string, TensorInfo>) {
+function tensorInfosBody(infos: Record<string, TensorSpec>) {
   return Object.fromEntries(Object.entries(infos).map(([alias, info]) => [alias, tensorInfoBody(info)]))
 }
 
