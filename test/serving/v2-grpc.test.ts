@@ -10,6 +10,7 @@ import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {ServingLog} from '../../src/lib/serving/api.js'
 import {REPO_ROOT, makeTempDir} from '../helpers/cli.js'
 import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
+import {PIXELS, argmaxRows, bytesOf, expectLogits, floatsOf} from './v2-fixtures.js'
 
 /**
  * The Open Inference Protocol's gRPC service over the real serve stack, called by a client built
@@ -20,15 +21,12 @@ import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtu
 const SEED = 7
 const VERSION = 3
 const MAX_BATCH = 64
-const TOLERANCE = 1e-5
-const PIXELS = 784
-const CLASSES = 10
 
 const logged: string[] = []
 const log: ServingLog = {info: (m) => logged.push(m), warn: (m) => logged.push(m), error: (m) => logged.push(m)}
 const temp = makeTempDir('mnist-rnn-v2-grpc-')
 let server: RunningServer
-let client: grpc.Client & Record<string, grpc.MethodDefinition<unknown, unknown>>
+let client: grpc.Client
 const mnist = mnistTestImages(MAX_BATCH)
 /** What `eval` computes for these images: the classifier's logits, in this process. */
 const expected = referenceLogits(SEED, mnist.images)
@@ -73,29 +71,9 @@ function images(count: number): Float32Array {
   return mnist.images.slice(0, count * PIXELS)
 }
 
-function bytesOf(values: Float32Array): Buffer {
-  const bytes = Buffer.alloc(values.length * 4)
-  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4))
-  return bytes
-}
 
-function floatsOf(bytes: Buffer): number[] {
-  return Array.from({length: bytes.length / 4}, (_, i) => bytes.readFloatLE(i * 4))
-}
 
-function argmaxRows(values: ArrayLike<number>, count: number): number[] {
-  return Array.from({length: count}, (_, i) => {
-    let best = 0
-    for (let k = 1; k < CLASSES; k++) if (values[i * CLASSES + k] > values[i * CLASSES + best]) best = k
-    return best
-  })
-}
 
-function expectLogits(values: ArrayLike<number>, count: number): void {
-  expect(values.length).toBe(count * CLASSES)
-  for (let i = 0; i < count * CLASSES; i++) expect(Math.abs(values[i] - expected[i])).toBeLessThanOrEqual(TOLERANCE)
-  expect(argmaxRows(values, count)).toEqual(argmaxRows(expected, count))
-}
 
 function fp32Input(count: number, values = Array.from(images(count)), shape = [count, 28, 28]) {
   return {name: 'x_input', datatype: 'FP32', shape, contents: {fp32_contents: values}}
@@ -108,7 +86,7 @@ function rawRequest(count: number, extra: object = {}) {
 beforeAll(async () => {
   await writeTestExport(temp.dir, VERSION, SEED)
   server = await startServer({...SERVE_DEFAULTS, port: 0, modelDir: temp.dir, workers: 1, maxBatchSize: MAX_BATCH, backend: 'wasm'}, log, [grpcFrontend({host: '127.0.0.1', port: 0})])
-  client = new GRPCInferenceService(server.frontends[0].address, grpc.credentials.createInsecure()) as typeof client
+  client = new GRPCInferenceService(server.frontends[0].address, grpc.credentials.createInsecure())
 })
 
 afterAll(async () => {
@@ -153,22 +131,22 @@ describe('V2 gRPC: ModelInfer gets what eval computes', () => {
     expect(answer).toMatchObject({model_name: 'mnist', model_version: String(VERSION), id: `fp32-${count}`, raw_output_contents: []})
     expect(answer.outputs).toHaveLength(1)
     expect(answer.outputs[0]).toMatchObject({name: 'y_output', datatype: 'FP32', shape: [String(count), '10']})
-    expectLogits(answer.outputs[0].contents!.fp32_contents, count)
+    expectLogits(answer.outputs[0].contents!.fp32_contents, expected, count)
   })
 
   it.each([1, 64])('raw_input_contents in, raw_output_contents out, batch of %i', async (count) => {
     const answer = await call<InferResponse>('ModelInfer', rawRequest(count, {model_version: String(VERSION), outputs: [{name: 'y_output'}]}))
     expect(answer.outputs).toEqual([{name: 'y_output', datatype: 'FP32', shape: [String(count), '10'], parameters: {}, contents: null}])
     expect(answer.raw_output_contents).toHaveLength(1)
-    expectLogits(floatsOf(answer.raw_output_contents[0]), count)
+    expectLogits(floatsOf(answer.raw_output_contents[0]), expected, count)
   })
 
   it('binary_data_output (bool_param) chooses raw outputs or contents whatever the inputs were', async () => {
     const contents = await call<InferResponse>('ModelInfer', rawRequest(2, {parameters: {binary_data_output: {bool_param: false}}, outputs: [{name: 'y_output'}]}))
     expect(contents.raw_output_contents).toEqual([])
-    expectLogits(contents.outputs[0].contents!.fp32_contents, 2)
+    expectLogits(contents.outputs[0].contents!.fp32_contents, expected, 2)
     const raw = await call<InferResponse>('ModelInfer', {model_name: 'mnist', inputs: [fp32Input(2)], parameters: {binary_data_output: {bool_param: true}}, outputs: [{name: 'y_output'}]})
-    expectLogits(floatsOf(raw.raw_output_contents[0]), 2)
+    expectLogits(floatsOf(raw.raw_output_contents[0]), expected, 2)
   })
 
   it('no outputs named: logits and probabilities; classification (int64_param) gives top-k BYTES', async () => {
@@ -242,7 +220,7 @@ describe('V2 gRPC: every malformed ModelInfer gets its status code and one line,
     const good = () => call<InferResponse>('ModelInfer', rawRequest(8, {outputs: [{name: 'y_output'}]}))
     const [goods, bads] = await Promise.all([Promise.all([good(), good(), good()]), Promise.all(BAD_CALLS.map(({request}) => failure(call('ModelInfer', request))))])
     bads.forEach((error, i) => expect(error.code).toBe(BAD_CALLS[i].code))
-    for (const answer of goods) expectLogits(floatsOf(answer.raw_output_contents[0]), 8)
+    for (const answer of goods) expectLogits(floatsOf(answer.raw_output_contents[0]), expected, 8)
     expect(logged.filter((line) => /error/i.test(line))).toEqual([])
   })
 })

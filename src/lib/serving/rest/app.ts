@@ -1,27 +1,15 @@
 import express, {NextFunction, Request, Response} from 'express'
 import {IncomingMessage, RequestListener} from 'node:http'
 
-import {observe, pathOf, send, sendError} from './answers.js'
+import {RestAppOptions, observe, pathOf, send, sendError} from './answers.js'
 import {HttpError, malformedRequest, methodNotAllowed} from './http-errors.js'
 import {readJsonBody} from './json-body.js'
-import {RouteLabel, ServingMetrics} from '../core/metrics.js'
+import {RouteLabel} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
 import {createV2Routes} from './v2.js'
 import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
-import {ServingCore, ServingLog} from '../api.js'
 
-export interface RestAppOptions {
-  core: ServingCore
-  /** The model the Flask route and /healthz answer for. */
-  modelName: string
-  metrics: ServingMetrics
-  /** Largest JSON body accepted, in bytes and as the user wrote it ("1mb"). */
-  bodyLimitBytes: number
-  bodyLimitText: string
-  log: ServingLog
-  /** True once a graceful shutdown began: answers then close their connection. */
-  isDraining?: () => boolean
-}
+export type {RestAppOptions} from './answers.js'
 
 /** /v1/models/NAME[/versions/N]:predict */
 const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/
