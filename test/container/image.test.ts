@@ -195,6 +195,14 @@ describe('the container image', () => {
     expect(served).toBe(accuracy)
   })
 
+  it('runs `mnist-rnn eval` in the image (read-only, non-root) on the mounted model: the accuracy eval computes in-process', async () => {
+    const expectedCorrect = rowsOf(evalLogits.get(1)!, IMAGE_COUNT).filter((row, i) => argmax(row) === labels[i]).length
+    const report = JSON.parse(
+      await podman('run', '--rm', '--read-only', '--volume', `${modelDir}:/models:ro`, IMAGE, 'eval', '--model', '/models/1', '--limit', String(IMAGE_COUNT), '--json'),
+    )
+    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, backend: 'wasm', images: IMAGE_COUNT, correct: expectedCorrect})
+  })
+
   it('picks up a new version exported by root into the mounted folder', async () => {
     await exportVersion(2, SECOND_CHECKPOINT)
     const deadline = Date.now() + NEW_VERSION_TIMEOUT_MS
