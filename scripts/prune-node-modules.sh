@@ -32,7 +32,7 @@ done
 
 for package in "$modules"/@tensorflow/*/; do
   [ -f "$package/package.json" ] || continue
-  main="$(node -p "require('${package}package.json').main || ''")"
+  main="$(node -p "JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')).main || ''" "${package}package.json")"
   case "$main" in
     dist/*.node.js) find "$package/dist" -mindepth 1 -maxdepth 1 ! -name '*.node.js' ! -name '*.wasm' -exec rm -rf {} + ;;
   esac
