@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js'
 
-import {errorMessage} from '../src/lib/errors.js'
-import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/model/weights.js'
-import {loadServingProtos} from '../src/lib/serving/grpc-protos.js'
-import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc-tensor.js'
-import {summarizeLatencies} from '../src/lib/serving/latency.js'
-import {DEFAULT_MODEL_NAME} from '../src/lib/serving/serve-options.js'
+import {errorMessage} from '../src/lib/core/errors.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/core/image.js'
+import {loadServingProtos} from '../src/lib/serving/grpc/protos.js'
+import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc/tensor.js'
+import {summarizeLatencies} from '../src/lib/client/latency.js'
+import {DEFAULT_MODEL_NAME} from '../src/lib/serving/options.js'
 
 export interface GrpcLoadOptions {
   /** Calls in flight at once. */

@@ -24,7 +24,8 @@ import {parseArgs} from 'node:util'
 import {selectBackend} from '../src/lib/backend.js'
 import {loadMnistSplit} from '../src/lib/data/mnist.js'
 import {writeExport} from '../src/lib/export/index.js'
-import {DEFAULT_HIDDEN_UNITS, IMAGE_PIXELS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
+import {IMAGE_PIXELS} from '../src/lib/core/image.js'
+import {DEFAULT_HIDDEN_UNITS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
 import {runGrpcLoad} from './grpc-load.js'
 
 const CONCURRENCIES = [1, 16, 64]
