@@ -4,10 +4,13 @@
  * the workers' tensor count before and after. Figures only; nothing here passes or fails.
  * Beside each REST run, the same load as gRPC Predict calls (tensor_content, one channel, as
  * bench/grpc-load.ts drives them) against the same server's --grpc-port.
+ * The same load runs against each engine in turn (--engines, default onnxruntime and tfjs, each
+ * with its default sizing), one server at a time.
  *
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --api flask --workers 1
- *   npm run bench:serve -- --soak 100000     # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --engines onnxruntime --soak 100000   # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --sizing 1x1,1x2,2x1,0x1,0x2          # ONNX Runtime sizes: workers x intra-op threads (REST, batching)
  *
  * Without --model-dir it exports a fresh (untrained, 128-unit) model to a temporary folder: speed
  * does not depend on what the weights learned. The server runs as a child process (the built CLI),
@@ -42,8 +45,28 @@ const {values: args} = parseArgs({
     api: {type: 'string', default: 'rest'},
     workers: {type: 'string'},
     soak: {type: 'string'},
+    engines: {type: 'string', default: 'onnxruntime,tfjs'},
+    sizing: {type: 'string'},
   },
 })
+
+/** One server to put the load on: a label for the table and its serve flags. */
+interface ServerConfig {
+  label: string
+  flags: string[]
+}
+
+/** `--sizing 1x2,0x1`: ONNX Runtime with those worker × intra-op thread counts, and tfjs as the baseline. */
+function serverConfigs(): ServerConfig[] {
+  const workers = args.workers ? ['--workers', args.workers] : []
+  if (!args.sizing) return args.engines.split(',').map((engine) => ({label: engine.trim(), flags: ['--engine', engine.trim(), ...workers]}))
+  const sizes = args.sizing.split(',').map((size) => {
+    const match = /^(\d+)x(\d+)$/.exec(size.trim())
+    if (!match) throw new Error(`--sizing takes WORKERSxTHREADS,…, got ${size}`)
+    return {label: `onnxruntime ${match[1]}w×${match[2]}t`, flags: ['--engine', 'onnxruntime', '--workers', match[1], '--onnx-threads', match[2]]}
+  })
+  return [...sizes, {label: 'tfjs', flags: ['--engine', 'tfjs', ...workers]}]
+}
 const SOAK_STEPS = 4
 const SOAK_CONCURRENCY = 64
 const seconds = Number(args.seconds)
@@ -91,9 +114,8 @@ async function exportBenchModel(): Promise<string> {
   return dir
 }
 
-async function startServe(modelDir: string, batching: boolean): Promise<{url: string; grpcAddress: string; child: ChildProcess}> {
-  const flags = ['serve', '--host', HOST, '--port', '0', '--grpc-port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching'])]
-  if (args.workers) flags.push('--workers', args.workers)
+async function startServe(modelDir: string, batching: boolean, config: ServerConfig): Promise<{url: string; grpcAddress: string; child: ChildProcess}> {
+  const flags = ['serve', '--host', HOST, '--port', '0', '--grpc-port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching']), ...config.flags]
   const child = spawn(process.execPath, [CLI, ...flags], {stdio: ['ignore', 'pipe', 'inherit']})
   let output = ''
   for await (const chunk of child.stdout!) {
@@ -135,13 +157,13 @@ async function drive(url: string, bodies: string[], concurrency: number, duratio
 }
 
 /** RSS and the workers' tensor count while `total` requests go through a batching server. */
-async function soak(modelDir: string, total: number): Promise<void> {
-  const {url, child} = await startServe(modelDir, true)
+async function soak(modelDir: string, total: number, config: ServerConfig): Promise<void> {
+  const {url, child} = await startServe(modelDir, true, config)
   try {
     await drive(url, bodies, 16, WARMUP_SECONDS)
     const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
     let first = await sample(url)
-    console.log(`\nsoak: ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
+    console.log(`\nsoak (${config.label}): ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
     console.log(`  after warm-up: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}`)
     let errors = 0
     for (let step = 1; step <= SOAK_STEPS; step++) {
@@ -192,9 +214,11 @@ console.log(`serve bench: ${api} single-image requests, ${seconds}s per run, mod
 
 const rows: RunFigures[] = []
 const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
-for (const batching of [true, false]) {
-  const mode = batching ? 'batching' : 'no-batching'
-  const {url, grpcAddress, child} = await startServe(modelDir, batching)
+const configs = serverConfigs()
+const modes = args.sizing ? [true] : [true, false]
+for (const {config, batching} of configs.flatMap((config) => modes.map((batching) => ({config, batching})))) {
+  const mode = `${config.label} ${batching ? 'batching' : 'no-batching'}`
+  const {url, grpcAddress, child} = await startServe(modelDir, batching, config)
   try {
     await drive(url, bodies, 16, WARMUP_SECONDS)
     const before = await sample(url)
@@ -212,6 +236,7 @@ for (const batching of [true, false]) {
       }
       rows.push(figures)
       console.log(`${mode} c=${concurrency}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ${figures.errors} errors`)
+      if (args.sizing) continue
       const grpcFigures = await runGrpcLoad(grpcAddress, {concurrency, durationMs: seconds * 1000, images: benchImages, imageCount: DISTINCT_IMAGES, encoding: 'tensor_content'})
       rows.push({mode, api: 'grpc', ...grpcFigures})
       console.log(
@@ -227,10 +252,19 @@ for (const batching of [true, false]) {
 }
 console.log()
 console.log(table(rows, samples))
-const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64)!
-for (const rowApi of [api, 'grpc']) {
-  console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi).requestsPerSecond / at64('no-batching', rowApi).requestsPerSecond).toFixed(1)}×`)
+const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64)
+const ratio = (a?: RunFigures, b?: RunFigures) => (a && b ? `${(a.requestsPerSecond / b.requestsPerSecond).toFixed(2)}×` : 'n/a')
+console.log()
+for (const rowApi of args.sizing ? [api] : [api, 'grpc']) {
+  for (const config of configs) {
+    if (!args.sizing) console.log(`${rowApi} ${config.label}: batching / no-batching at concurrency 64: ${ratio(at64(`${config.label} batching`, rowApi), at64(`${config.label} no-batching`, rowApi))}`)
+  }
+  const tfjs = at64('tfjs batching', rowApi)
+  for (const config of configs.filter((candidate) => candidate.label !== 'tfjs')) {
+    const row = at64(`${config.label} batching`, rowApi)
+    console.log(`${rowApi} ${config.label} / tfjs, batching, concurrency 64: ${ratio(row, tfjs)} (p99 ${row?.p99Ms.toFixed(1)} ms vs ${tfjs?.p99Ms.toFixed(1)} ms)`)
+  }
 }
-if (args.soak) await soak(modelDir, Number(args.soak))
+if (args.soak) await soak(modelDir, Number(args.soak), configs[0])
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
 process.exit(0)
