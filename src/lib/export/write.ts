@@ -12,14 +12,6 @@ import {verifyExportFolder} from './read.js'
 import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'
 import {nextVersion} from './versions.js'
 
-/**
- * Test hook: when set to a number of milliseconds, the export pauses that long half-way through
- * writing its files (after model.json, before weights.bin) and says so on stderr, so a test can
- * kill the process mid-write.
- */
-export const EXPORT_PAUSE_ENV = 'MNIST_RNN_TEST_EXPORT_PAUSE_MS'
-export const EXPORT_PAUSE_MESSAGE = 'export: paused mid-write'
-
 export interface WriteExportOptions {
   weights: ClassifierWeights
   exportDir: string
@@ -31,6 +23,11 @@ export interface WriteExportOptions {
   /** Images [count·784] whose logits the stock loader must reproduce. */
   probeImages: Float32Array
   tolerance?: number
+  /**
+   * Awaited half-way through writing the files (model.json written, weights.bin not yet), with
+   * the temporary folder: where a test stops the process to see that a crash publishes nothing.
+   */
+  midWrite?: (tempPath: string) => Promise<void>
 }
 
 export interface ExportResult {
@@ -71,7 +68,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   try {
     const {modelJson, weightsBin} = await layersModelFiles(weights)
     writeDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
-    await pauseIfAsked(tempPath)
+    await options.midWrite?.(tempPath)
     writeDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
 
     const maxAbsDifference = await maxDifferenceFromStockLoader(tempPath, weights, options.probeImages)
@@ -149,13 +146,6 @@ function syncFolder(path: string): void {
   } finally {
     closeSync(fd)
   }
-}
-
-async function pauseIfAsked(tempPath: string): Promise<void> {
-  const pauseMs = Number(process.env[EXPORT_PAUSE_ENV])
-  if (!(pauseMs > 0)) return
-  process.stderr.write(`${EXPORT_PAUSE_MESSAGE} in ${tempPath}\n`)
-  await new Promise((resolve) => setTimeout(resolve, pauseMs))
 }
 
 /** Renames the finished folder into place; returns whether it replaced an existing version. */
