@@ -2,36 +2,14 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {BatchRecord, Batcher, BatcherOptions, RunBatch} from '../../../src/lib/serving/core/batcher.js'
 import {ServingError} from '../../../src/lib/serving/api.js'
-
-const PIXELS = 784
-const CLASSES = 10
-
-/** `count` images whose pixels all equal their id, so a result row can say which image it came from. */
-function imagesWithIds(ids: number[]): Float32Array {
-  const images = new Float32Array(ids.length * PIXELS)
-  ids.forEach((id, i) => images.fill(id, i * PIXELS, (i + 1) * PIXELS))
-  return images
-}
-
-/** A fake forward pass: logit k of an image is its id · 10 + k, plus the version · 1000. */
-function fakeRun(version: number, images: Float32Array, count: number): Float32Array {
-  const logits = new Float32Array(count * CLASSES)
-  for (let i = 0; i < count; i++) for (let k = 0; k < CLASSES; k++) logits[i * CLASSES + k] = version * 1000 + images[i * PIXELS] * 10 + k
-  return logits
-}
-
-function idsOf(logits: Float32Array): number[] {
-  const ids: number[] = []
-  for (let i = 0; i < logits.length / CLASSES; i++) ids.push((logits[i * CLASSES] % 1000) / 10)
-  return ids
-}
+import {fakeLogits, idsOf, imagesWithIds} from '../fake-logits.js'
 
 /** A runBatch that answers at once, recording each pass's version and image count. */
 function instantRunner() {
   const passes: Array<{version: number; count: number}> = []
   const run: RunBatch = async (version, images, count) => {
     passes.push({version, count})
-    return fakeRun(version, images, count)
+    return fakeLogits(version, images, count)
   }
   return {run, passes, counts: () => passes.map((pass) => pass.count)}
 }
@@ -44,7 +22,7 @@ function gatedRunner() {
   const run: RunBatch = async (version, images, count) => {
     passes.push({version, count})
     await gate
-    return fakeRun(version, images, count)
+    return fakeLogits(version, images, count)
   }
   return {run, passes, counts: () => passes.map((pass) => pass.count), release: () => open()}
 }
@@ -181,7 +159,7 @@ describe('Batcher: refusals and failures', () => {
     let calls = 0
     const batcher = new Batcher({...options, mergeRequests: false}, async (version, images, count) => {
       if (calls++ === 0) throw new Error('boom')
-      return fakeRun(version, images, count)
+      return fakeLogits(version, images, count)
     })
     const settled = Promise.allSettled([submitIds(batcher, [1]), submitIds(batcher, [2])])
     await vi.advanceTimersByTimeAsync(0)
