@@ -1,4 +1,4 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -47,6 +47,22 @@ export function runCliAsync(args: string[], options: {cwd?: string; env?: NodeJS
     child.on('error', reject)
     child.on('close', (status) => resolve({status, stdout, stderr}))
   })
+}
+
+/** Collects a child's stdout and stderr, and resolves `match` once its stdout matches `pattern`. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp): {output: () => string; match: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const match = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const found = pattern.exec(stdout)
+      if (found) resolve(found)
+    })
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, match}
 }
 
 /** A fresh temporary folder, and a function that removes it. */
