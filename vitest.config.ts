@@ -1,4 +1,4 @@
-import {defineConfig} from 'vitest/config'
+import {configDefaults, defineConfig} from 'vitest/config'
 
 /**
  * The end-to-end tier: tests that start the CLI or other processes, or listen on ports (servers,
@@ -17,6 +17,8 @@ export const END_TO_END_TESTS = [
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The container tier has its own config and command (npm run test:container).
+    exclude: [...configDefaults.exclude, 'test/container/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: tests that train or serve models compete for them, so files run one at a time.

@@ -75,11 +75,11 @@ describe('export format', () => {
       probeImages: probeImages(),
     })
 
-  it('writes model.json, weights.bin and signature.json that stock tf.loadLayersModel reads back with the same predictions', async () => {
+  it('writes model.json, weights.bin, model.onnx and signature.json; stock tf.loadLayersModel reads them back with the same predictions', async () => {
     const exportDir = join(temp.dir, 'stock')
     const result = await exportOf(exportDir, {version: 2})
     expect(result.version).toBe(2)
-    expect(readdirSync(result.path).sort()).toEqual(['model.json', 'signature.json', 'weights.bin'])
+    expect(readdirSync(result.path).sort()).toEqual(['model.json', 'model.onnx', 'signature.json', 'weights.bin'])
     expect(result.maxAbsDifference).toBeLessThanOrEqual(1e-5)
 
     const model = await tf.loadLayersModel(exportFolderHandler(result.path))
@@ -104,9 +104,13 @@ describe('export format', () => {
       },
     })
     expect(signature.model).toEqual({architecture: 'lstm', hidden_units: HIDDEN, output: 'logits'})
-    expect(signature.provenance).toMatchObject({...provenance, verification: {probe_images: PROBE_COUNT, tolerance: 1e-5}})
+    expect(signature.provenance).toMatchObject({
+      ...provenance,
+      verification: {probe_images: PROBE_COUNT, tolerance: 1e-5, onnxruntime: {tolerance: 1e-4, version: expect.stringMatching(/^\d+\.\d+/)}},
+    })
+    expect(signature.provenance.verification.onnxruntime!.max_abs_difference).toBeLessThanOrEqual(1e-4)
     expect(Date.parse(signature.provenance.created_at)).toBeGreaterThan(Date.now() - 60_000)
-    for (const name of ['model.json', 'weights.bin']) {
+    for (const name of ['model.json', 'weights.bin', 'model.onnx']) {
       const bytes = readFileSync(join(result.path, name))
       expect(signature.files[name]).toEqual({bytes: bytes.byteLength, sha256: sha256Hex(bytes)})
     }

@@ -75,3 +75,19 @@ export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: 
 export function linesOf(text: string): string[] {
   return text.split('\n').filter((line) => line.trim() !== '')
 }
+
+/** Collects a child's output and resolves once a line matches `pattern`. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): {output: () => string; line: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const line = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const match = pattern.exec(stdout)
+      if (match) resolve(match)
+    })
+    child.once('exit', (code) => reject(new Error(`the command exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, line}
+}

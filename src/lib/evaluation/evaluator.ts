@@ -8,6 +8,8 @@ import {classifierLogits} from '../model/classifier.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {IMAGE_PIXELS, NUM_CLASSES} from '../core/image.js'
 import {imagesTensor} from '../model/classifier.js'
+import {requireInteger} from '../core/validation.js'
+import {Misclassified} from '../training/metrics.js'
 import {
   ClassMetrics,
   ConfusedPair,
@@ -28,14 +30,8 @@ export const CONFUSED_PAIRS_REPORTED = 10
 /** Logits [B, 10] for images [B, 28, 28]; the caller of evaluate() disposes nothing. */
 export type LogitsFunction = (images: tf.Tensor3D) => tf.Tensor2D
 
-export interface Misclassified {
-  /** Position in the evaluated set. */
-  index: number
-  label: number
-  predicted: number
-  /** 784 pixels in [0, 1]. */
-  image: Float32Array
-}
+/** An image the model got wrong: shared with training, whose validation keeps them for TensorBoard. */
+export type {Misclassified}
 
 export interface EvaluationResult {
   images: number
@@ -66,7 +62,7 @@ export interface EvaluationOptions {
 export async function evaluate(logitsOf: LogitsFunction, set: ImageSet, options: EvaluationOptions = {}): Promise<EvaluationResult> {
   const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE
   const keepErrors = options.keepErrors ?? MAX_KEPT_ERRORS
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a whole number ≥ 1, got ${batchSize}`)
+  requireInteger(batchSize, 'batch size', 1)
   const matrix = emptyConfusionMatrix()
   const misclassified: Misclassified[] = []
   let lossSum = 0

@@ -1,5 +1,5 @@
 import {ModelEngine} from '../../../src/lib/serving/core/model-manager.js'
-import {ModelWeightsMessage} from '../../../src/lib/serving/inference/model-runner.js'
+import {VerifiedVersion} from '../../../src/lib/serving/inference/model-runner.js'
 
 /**
  * A stand-in for the inference pool behind the model manager: records what it is asked to load
@@ -14,7 +14,7 @@ export class FakeEngine implements ModelEngine {
   private held: Array<() => void> = []
   private holding = false
 
-  async load(model: ModelWeightsMessage): Promise<void> {
+  async load(model: VerifiedVersion): Promise<void> {
     this.calls.push(`load ${model.version}`)
     if (this.holding) await new Promise<void>((resume) => this.held.push(resume))
     const failure = this.failing.get(model.version)

@@ -15,6 +15,9 @@ export interface FakeWorkerScript {
   onRun: (worker: FakeInferenceWorker, request: Extract<WorkerRequest, {type: 'run'}>) => FakeOutcome
 }
 
+/** The engine settings every pool in these tests passes its workers. */
+export const TFJS_ENGINE = {engine: 'tfjs', engineOptions: {onnxThreads: 1}} as const
+
 /** Tensors a fake worker reports per loaded version. */
 export const FAKE_TENSORS_PER_VERSION = 5
 
@@ -52,7 +55,7 @@ export class FakeInferenceWorker extends EventEmitter implements InferenceWorker
     const answer = () => {
       if (this.exited) return
       if (typeof outcome === 'object') return this.reply(request.id, {ok: false, error: outcome.error})
-      if (request.type === 'load') this.versions.add(request.model.version)
+      if (request.type === 'load') this.versions.add(request.payload.version)
       if (request.type === 'unload') this.versions.delete(request.version)
       const logits = request.type === 'run' ? fakeLogits(request.version, request.images, request.count) : undefined
       this.reply(request.id, {ok: true, logits})

@@ -2,13 +2,13 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {ServingError} from '../../../src/lib/serving/api.js'
 import {InferencePool} from '../../../src/lib/serving/inference/pool.js'
-import {ModelWeightsMessage} from '../../../src/lib/serving/inference/model-runner.js'
+import {VerifiedVersion} from '../../../src/lib/serving/inference/model-runner.js'
 import {recordingLog} from '../../helpers/serving-log.js'
 import {idsOf, imagesWithIds, versionOfLogits} from '../fake-logits.js'
-import {FAKE_TENSORS_PER_VERSION, FakeWorkers} from './fake-worker.js'
+import {FAKE_TENSORS_PER_VERSION, FakeWorkers, TFJS_ENGINE} from './fake-worker.js'
 
 /** The pool passes weights through untouched; the fake workers never read them. */
-const modelOf = (version: number): ModelWeightsMessage => ({version, hidden: 16, weights: {} as ModelWeightsMessage['weights']})
+const modelOf = (version: number): VerifiedVersion => ({version, hidden: 16, weights: {} as VerifiedVersion['weights']})
 
 const pools: InferencePool[] = []
 afterEach(async () => {
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 async function startedPool(workers: FakeWorkers, count = 2) {
   const recorded = recordingLog()
-  const pool = new InferencePool({workers: count, backend: 'wasm', warmBatchSize: 8, log: recorded.log, startWorker: workers.start})
+  const pool = new InferencePool({...TFJS_ENGINE, workers: count, backend: 'wasm', warmBatchSize: 8, log: recorded.log, startWorker: workers.start})
   pools.push(pool)
   await pool.start()
   return {pool, ...recorded}

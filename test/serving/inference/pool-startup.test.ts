@@ -4,13 +4,13 @@ import {UserError} from '../../../src/lib/core/errors.js'
 import {InferencePool} from '../../../src/lib/serving/inference/pool.js'
 import {recordingLog} from '../../helpers/serving-log.js'
 import {idsOf, imagesWithIds} from '../fake-logits.js'
-import {FakeWorkers} from './fake-worker.js'
+import {FakeWorkers, TFJS_ENGINE} from './fake-worker.js'
 
 const NOT_INSTALLED = 'tensorflow: the optional package @tensorflow/tfjs-node is not installed'
 
 function poolOf(workers: FakeWorkers, count = 2) {
   const recorded = recordingLog()
-  const pool = new InferencePool({workers: count, backend: 'tensorflow', warmBatchSize: 16, log: recorded.log, startWorker: workers.start})
+  const pool = new InferencePool({...TFJS_ENGINE, workers: count, backend: 'tensorflow', warmBatchSize: 16, log: recorded.log, startWorker: workers.start})
   return {pool, ...recorded}
 }
 
@@ -19,7 +19,7 @@ describe('InferencePool start-up', () => {
     const workers = new FakeWorkers()
     const {pool} = poolOf(workers, 3)
     expect(await pool.start()).toBe('wasm')
-    expect(workers.started.map((worker) => worker.workerData)).toEqual(Array(3).fill({backend: 'tensorflow', warmBatchSize: 16}))
+    expect(workers.started.map((worker) => worker.workerData)).toEqual(Array(3).fill({...TFJS_ENGINE, backend: 'tensorflow', warmBatchSize: 16}))
     await pool.close()
     expect(workers.alive).toEqual([])
   })

@@ -2,12 +2,12 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {ServingError} from '../../../src/lib/serving/api.js'
 import {InferencePool} from '../../../src/lib/serving/inference/pool.js'
-import {ModelWeightsMessage} from '../../../src/lib/serving/inference/model-runner.js'
+import {VerifiedVersion} from '../../../src/lib/serving/inference/model-runner.js'
 import {recordingLog} from '../../helpers/serving-log.js'
 import {idsOf, imagesWithIds} from '../fake-logits.js'
-import {FakeWorkers} from './fake-worker.js'
+import {FakeWorkers, TFJS_ENGINE} from './fake-worker.js'
 
-const modelOf = (version: number): ModelWeightsMessage => ({version, hidden: 16, weights: {} as ModelWeightsMessage['weights']})
+const modelOf = (version: number): VerifiedVersion => ({version, hidden: 16, weights: {} as VerifiedVersion['weights']})
 const FIRST_RESTART_DELAY_MS = 50
 /** An image id that kills whichever worker runs it. */
 const POISON = 99
@@ -28,7 +28,7 @@ afterEach(async () => {
 async function servingPool(workers: FakeWorkers, count = 2) {
   const recorded = recordingLog()
   const restarts: number[] = []
-  pool = new InferencePool({workers: count, backend: 'wasm', warmBatchSize: 8, log: recorded.log, startWorker: workers.start}, () => restarts.push(1))
+  pool = new InferencePool({...TFJS_ENGINE, workers: count, backend: 'wasm', warmBatchSize: 8, log: recorded.log, startWorker: workers.start}, () => restarts.push(1))
   await pool.start()
   await pool.load(modelOf(1))
   return {pool, restarts, ...recorded}

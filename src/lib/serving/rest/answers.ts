@@ -1,0 +1,34 @@
+import {IncomingMessage, ServerResponse} from 'node:http'
+
+import {errorMessage} from '../../core/errors.js'
+import {errorAnswerOf} from './http-errors.js'
+import {RouteLabel, ServingMetrics} from '../core/metrics.js'
+import {ServingLog} from '../api.js'
+
+/** How the routes answered on node:http (not through Express) send, count and refuse. */
+
+export function pathOf(url: string | undefined): string {
+  const path = url ?? '/'
+  const query = path.indexOf('?')
+  return query === -1 ? path : path.slice(0, query)
+}
+
+/** Counts the request in the metrics when its answer is sent; closes the connection when draining. */
+export function observe(response: ServerResponse, routeLabel: () => RouteLabel, metrics: ServingMetrics, isDraining?: () => boolean): void {
+  const started = performance.now()
+  if (isDraining?.()) response.setHeader('Connection', 'close')
+  response.on('finish', () => metrics.observeRequest(routeLabel(), response.statusCode, (performance.now() - started) / 1000))
+}
+
+export function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, {...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)})
+  response.end(body)
+}
+
+/** The one-line `{"error": …}` answer for anything a handler threw (logged when it is not the client's fault). */
+export function sendError(request: IncomingMessage, response: ServerResponse, error: unknown, log: ServingLog): void {
+  const answer = errorAnswerOf(error)
+  if (answer.internal) log.error(`${request.method} ${pathOf(request.url)}: ${errorMessage(error).split('\n')[0]}`)
+  if (response.headersSent) return void response.end()
+  send(response, answer.status, JSON.stringify({error: answer.message}), answer.headers)
+}
