@@ -49,6 +49,22 @@ export function runCliAsync(args: string[], options: {cwd?: string; env?: NodeJS
   })
 }
 
+/** Collects a child's stdout and stderr, and resolves `match` once its stdout matches `pattern`. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp): {output: () => string; match: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const match = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const found = pattern.exec(stdout)
+      if (found) resolve(found)
+    })
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, match}
+}
+
 /** A fresh temporary folder, and a function that removes it. */
 export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: () => void} {
   const dir = mkdtempSync(join(tmpdir(), prefix))

@@ -4,7 +4,7 @@ import {AddressInfo} from 'node:net'
 import {BackendName} from '../backend.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {Batcher} from './core/batcher.js'
-import {InferencePool} from './inference/pool.js'
+import {InferencePool, StartInferenceWorker} from './inference/pool.js'
 import {InProcessInference, Inference} from './inference/in-process.js'
 import {selectServingEngine} from './core/engine-selection.js'
 import {EngineSelection} from '../export/engines/engine.js'
@@ -43,11 +43,17 @@ export interface RunningServer {
   shutdown(): Promise<void>
 }
 
+/** Stand-ins a test passes for the parts of the server it must control; `serve` passes none. */
+export interface ServerSeams {
+  /** How inference workers are started (default: worker threads). */
+  startWorker?: StartInferenceWorker
+}
+
 /**
  * Starts `serve`: inference workers, the model manager (first version loaded and warmed before
  * anything listens), the batcher, the one ServingCore, the REST app and any extra front ends.
  */
-export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
+export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = [], seams: ServerSeams = {}): Promise<RunningServer> {
   checkServeOptions(options)
   checkModelDir(options.modelDir)
   const metrics = new ServingMetrics()
@@ -61,7 +67,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     warmBatchSize: options.maxBatchSize,
   }
   const pool: Inference =
-    workers === 0 ? new InProcessInference(inferenceOptions) : new InferencePool({...inferenceOptions, workers, log}, () => metrics.countWorkerRestart())
+    workers === 0
+      ? new InProcessInference(inferenceOptions)
+      : new InferencePool({...inferenceOptions, workers, log, startWorker: seams.startWorker}, () => metrics.countWorkerRestart())
   const manager = new ModelManager(
     {
       modelDir: options.modelDir,
