@@ -14,6 +14,7 @@
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --apis flask,v2-binary --workers 1
  *   npm run bench:serve -- --soak 100000     # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --modes batching --concurrency 64 --rounds 5 --seconds 3   # interleaved rounds, medians
  *
  * Without --model-dir it exports a fresh (untrained, 128-unit) model to a temporary folder: speed
  * does not depend on what the weights learned. The server runs as a child process (the built CLI),
@@ -35,7 +36,6 @@ import {writeExport} from '../src/lib/export/index.js'
 import {DEFAULT_HIDDEN_UNITS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
 import {LoadFigures, runGrpcLoad, runV2GrpcLoad} from './grpc-load.js'
 
-const CONCURRENCIES = [1, 16, 64]
 const DISTINCT_IMAGES = 100
 const WARMUP_SECONDS = 1
 const HOST = '127.0.0.1'
@@ -47,6 +47,9 @@ const {values: args} = parseArgs({
     'model-dir': {type: 'string'},
     seconds: {type: 'string', default: '5'},
     apis: {type: 'string', default: 'rest,grpc,v2,v2-binary,v2-grpc'},
+    concurrency: {type: 'string', default: '1,16,64'},
+    modes: {type: 'string', default: 'batching,no-batching'},
+    rounds: {type: 'string', default: '1'},
     workers: {type: 'string'},
     soak: {type: 'string'},
   },
@@ -54,6 +57,10 @@ const {values: args} = parseArgs({
 const SOAK_STEPS = 4
 const SOAK_CONCURRENCY = 64
 const seconds = Number(args.seconds)
+const concurrencies = args.concurrency!.split(',').map(Number)
+const modes = args.modes!.split(',').map((mode) => mode.trim())
+/** Each API runs this many times per concurrency, in turn with the others, so that a shared machine's noise spreads over all of them. */
+const rounds = Number(args.rounds)
 const BENCH_APIS = ['rest', 'flask', 'grpc', 'v2', 'v2-binary', 'v2-grpc'] as const
 type BenchApi = (typeof BENCH_APIS)[number]
 const apis = args.apis!.split(',').map((name) => name.trim()) as BenchApi[]
@@ -227,20 +234,23 @@ console.log(`serve bench: single-image requests over ${apis.join(', ')}, ${secon
 
 const rows: RunFigures[] = []
 const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
-for (const batching of [true, false]) {
-  const mode = batching ? 'batching' : 'no-batching'
-  const {url, grpcAddress, child} = await startServe(modelDir, batching)
+for (const mode of modes) {
+  const {url, grpcAddress, child} = await startServe(modelDir, mode !== 'no-batching')
   try {
     await drive(url, SOAK_API, 16, WARMUP_SECONDS)
     const before = await sample(url)
-    for (const concurrency of CONCURRENCIES) {
-      for (const api of apis) {
-        const figures = await runApi(api, url, grpcAddress, concurrency)
-        rows.push({mode, api, ...figures})
-        console.log(
-          `${mode} ${api} c=${concurrency}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors` +
-            (figures.firstError ? ` (first: ${figures.firstError})` : ''),
-        )
+    for (const concurrency of concurrencies) {
+      for (let round = 1; round <= rounds; round++) {
+        // Each round starts one API further along, so no API always runs first or after the same one.
+        const order = apis.map((_, i) => apis[(i + round - 1) % apis.length])
+        for (const api of order) {
+          const figures = await runApi(api, url, grpcAddress, concurrency)
+          rows.push({mode, api, ...figures})
+          console.log(
+            `${mode} ${api} c=${concurrency}${rounds > 1 ? ` round ${round}` : ''}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors` +
+              (figures.firstError ? ` (first: ${figures.firstError})` : ''),
+          )
+        }
       }
     }
     samples.set(mode, {before, after: await sample(url)})
@@ -251,15 +261,26 @@ for (const batching of [true, false]) {
 }
 console.log()
 console.log(table(rows, samples))
-const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64)
-for (const rowApi of apis) {
-  console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi)!.requestsPerSecond / at64('no-batching', rowApi)!.requestsPerSecond).toFixed(1)}×`)
+/** Median requests/s of `rowApi` at concurrency 64 over the rounds. */
+const at64 = (mode: string, rowApi: string): number | undefined => {
+  const rates = rows.filter((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64).map((row) => row.requestsPerSecond)
+  if (rates.length === 0) return undefined
+  rates.sort((a, b) => a - b)
+  return rates.length % 2 ? rates[rates.length >> 1] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2
 }
-const tfServingJson = at64('batching', 'rest')
-for (const v2Api of ['v2', 'v2-binary', 'v2-grpc']) {
-  const v2Row = at64('batching', v2Api)
-  if (tfServingJson && v2Row) {
-    console.log(`${v2Api} / TF Serving JSON (rest) at concurrency 64, batching: ${v2Row.requestsPerSecond.toFixed(0)} / ${tfServingJson.requestsPerSecond.toFixed(0)} req/s = ${(v2Row.requestsPerSecond / tfServingJson.requestsPerSecond).toFixed(2)}×`)
+console.log()
+for (const rowApi of apis) {
+  const batched = at64('batching', rowApi)
+  const unbatched = at64('no-batching', rowApi)
+  if (batched && unbatched) console.log(`${rowApi}: batching / no-batching at concurrency 64: ${(batched / unbatched).toFixed(1)}×`)
+}
+for (const mode of modes) {
+  const tfServingJson = at64(mode, 'rest')
+  for (const v2Api of ['v2', 'v2-binary', 'v2-grpc']) {
+    const v2Rate = at64(mode, v2Api)
+    if (tfServingJson && v2Rate) {
+      console.log(`${mode}: ${v2Api} / TF Serving JSON (rest) at concurrency 64${rounds > 1 ? `, medians of ${rounds} rounds` : ''}: ${v2Rate.toFixed(0)} / ${tfServingJson.toFixed(0)} req/s = ${(v2Rate / tfServingJson).toFixed(2)}×`)
+    }
   }
 }
 if (args.soak) await soak(modelDir, Number(args.soak))
