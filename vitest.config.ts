@@ -1,8 +1,24 @@
-import {defineConfig} from 'vitest/config'
+import {configDefaults, defineConfig} from 'vitest/config'
+
+/**
+ * The end-to-end tier: tests that start the CLI or other processes, or listen on ports (servers,
+ * gRPC, HTTP). `npm test` runs them with everything else; `npm run test:unit` leaves them out
+ * (vitest.unit.config.ts), and its guard fails any other test that tries to.
+ */
+export const END_TO_END_TESTS = [
+  'test/cli/**',
+  'test/install/**',
+  // Directly in test/serving: real servers. Its subfolders (core, inference, rest, grpc) are unit tests.
+  'test/serving/*.test.ts',
+  'test/export/stock-loader-over-http.test.ts',
+  'test/model/wasm-threads.test.ts',
+]
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The container tier has its own config and command (npm run test:container).
+    exclude: [...configDefaults.exclude, 'test/container/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: tests that train or serve models compete for them, so files run one at a time.

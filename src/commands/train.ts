@@ -9,7 +9,16 @@ import {JsonLinesLog} from '../lib/training/listeners/json-log.js'
 import {attachPlainLog, formatAccuracy, formatLoss} from '../lib/training/listeners/plain-log.js'
 import {attachProgressBar} from '../lib/training/listeners/progress-bar.js'
 import {OPTIMIZER_NAMES} from '../lib/training/optimizers.js'
-import {TrainingRunOptions, TrainingSummary, prepareTraining, resumeCommandLine, summarizeTraining} from '../lib/jobs/train.js'
+import {ReportResult} from '../lib/jobs/report.js'
+import {
+  TrainingReporter,
+  TrainingRunOptions,
+  TrainingSummary,
+  attachTensorBoardLog,
+  prepareTraining,
+  resumeCommandLine,
+  summarizeTraining,
+} from '../lib/jobs/train.js'
 import {SIGNAL_EXIT_CODES, stopTrainingOnSignals} from '../lib/training/signals.js'
 
 export default class Train extends MnistCommand {
@@ -21,6 +30,7 @@ export default class Train extends MnistCommand {
     '<%= config.bin %> train --limit 4096 --steps 60 --checkpoint-every 30 --checkpoint-dir D',
     '<%= config.bin %> train --resume --steps 90 --checkpoint-dir D',
     '<%= config.bin %> train --optimizer sgd --learning-rate 0.1 --epochs 20 --log-file train.jsonl',
+    '<%= config.bin %> train --log-file train.jsonl --tensorboard logs --report report.html',
   ]
 
   static flags = {
@@ -44,11 +54,16 @@ export default class Train extends MnistCommand {
     keep: numberFlag({description: `keep the newest N checkpoints (default ${DEFAULT_KEEP})`}),
     resume: Flags.boolean({description: 'continue from the latest checkpoint in --checkpoint-dir', default: false}),
     'log-file': Flags.string({description: 'append one JSON line per step, epoch and checkpoint to FILE', helpValue: 'FILE'}),
+    tensorboard: Flags.string({
+      description: 'write TensorBoard event files to DIR/train and DIR/validation, on every backend (view with: tensorboard --logdir DIR)',
+      helpValue: 'DIR',
+    }),
+    report: Flags.string({description: 'when training ends, write a self-contained HTML report (curves, test-set evaluation) to FILE', helpValue: 'FILE'}),
     'data-dir': dataDirFlag,
     backend: backendFlag,
   }
 
-  async run(): Promise<TrainingSummary & {backend: string}> {
+  async run(): Promise<TrainingSummary & {backend: string; report?: ReportResult}> {
     const {flags} = await this.parse(Train)
     const options: TrainingRunOptions = {
       epochs: flags.epochs,
@@ -71,12 +86,18 @@ export default class Train extends MnistCommand {
     requireInteger(flags['display-step'], '--display-step', 1)
     const backend = await this.useBackend(flags.backend)
     const checkpointDir = options.checkpointDir
+    const reporter =
+      flags.report === undefined
+        ? undefined
+        : new TrainingReporter({out: flags.report, logFile: flags['log-file'], checkpointDir, dataDir: options.dataDir, backend, toolkitVersion: this.config.version})
     const trainer = await prepareTraining(options, (events) => {
       if (!this.jsonEnabled()) {
         if (process.stdout.isTTY && process.stderr.isTTY) attachProgressBar(events, {checkpointDir})
         else attachPlainLog(events, (line) => this.log(line), {displayStep: flags['display-step'] ?? DEFAULT_DISPLAY_STEP, checkpointDir})
       }
       if (flags['log-file']) new JsonLinesLog(flags['log-file']).attach(events)
+      if (flags.tensorboard !== undefined) attachTensorBoardLog(events, flags.tensorboard)
+      reporter?.attach(events)
     })
     try {
 
@@ -99,7 +120,9 @@ export default class Train extends MnistCommand {
         }
         this.log(`Checkpoint: ${summary.checkpoint ?? 'none written'}`)
       }
-      return {backend, ...summary}
+      const report = await reporter?.write(trainer, summary)
+      if (report) this.log(`Report: ${report.path}`)
+      return {backend, ...summary, ...(report ? {report} : {})}
     } finally {
       trainer.dispose()
     }

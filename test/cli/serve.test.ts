@@ -1,9 +1,8 @@
-import {ChildProcess} from 'node:child_process'
 import {once} from 'node:events'
 import {createServer} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {linesOf, makeTempDir, runCli, startCli} from '../helpers/cli.js'
+import {linesOf, makeTempDir, runCli, startCli, waitForLine} from '../helpers/cli.js'
 import {imageRows, mnistTestImages, writeTestExport} from '../serving/serving-fixtures.js'
 
 const SEED = 5
@@ -20,22 +19,6 @@ beforeAll(async () => {
 })
 
 afterAll(() => temp.cleanup())
-
-/** Collects a child's output and resolves once a line matches `pattern`. */
-function waitForLine(child: ChildProcess, pattern: RegExp): {output: () => string; line: Promise<RegExpExecArray>} {
-  let stdout = ''
-  let stderr = ''
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const line = new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk
-      const match = pattern.exec(stdout)
-      if (match) resolve(match)
-    })
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
-  })
-  return {output: () => `${stdout}${stderr}`, line}
-}
 
 function predict(url: string, body: string) {
   return fetch(`${url}/v1/models/mnist:predict`, {method: 'POST', headers: {'content-type': 'application/json'}, body})

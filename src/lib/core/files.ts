@@ -1,7 +1,7 @@
-import {createHash} from 'node:crypto'
-import {closeSync, existsSync, fsyncSync, openSync, statSync, writeSync} from 'node:fs'
+import {createHash, randomBytes} from 'node:crypto'
+import {accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, statSync, writeSync} from 'node:fs'
 
-import {UserError} from './errors.js'
+import {UserError, errorMessage} from './errors.js'
 
 /** A file's size and sha256, as signature.json records each file of a version. */
 export interface FileRecord {
@@ -43,6 +43,43 @@ export function syncFolder(path: string): void {
   }
 }
 
+/** True for the errors a file system gives a user who lacks the permission (EACCES, EPERM). */
+export function isPermissionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'EACCES' || code === 'EPERM'
+}
+
+/** Why a file operation failed, in a few words: "permission denied", "no such file or folder", … */
+export function fileProblem(error: unknown): string {
+  if (isPermissionError(error)) return 'permission denied'
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'no such file or folder'
+  return errorMessage(error)
+}
+
+/** `cannot read PATH: permission denied` (or whatever stopped it), as one line. */
+export function cannotReadError(path: string, error: unknown): UserError {
+  return new UserError(`cannot read ${path}: ${fileProblem(error)}`)
+}
+
+/** Whether this process may list `folder` and open what is in it. */
+export function isFolderReadable(folder: string): boolean {
+  try {
+    accessSync(folder, constants.R_OK | constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Throws `cannot read FOLDER: permission denied` unless this process may list and open `folder`. */
+export function checkFolderReadable(folder: string): void {
+  try {
+    accessSync(folder, constants.R_OK | constants.X_OK)
+  } catch (error) {
+    throw cannotReadError(folder, error)
+  }
+}
+
 /**
  * Whether a folder the user named exists; a UserError when something else stands at that path.
  * `label` names it in the message ("checkpoint directory").
@@ -56,4 +93,22 @@ export function directoryExists(path: string, label: string): boolean {
 /** Like directoryExists, but a missing folder is an error too (`hint` follows its message). */
 export function requireDirectory(path: string, label: string, hint = ''): void {
   if (!directoryExists(path, label)) throw new UserError(`${label} ${path} does not exist${hint}`)
+}
+
+/**
+ * Creates a new folder whose path starts with `prefix`, like mkdtemp, but with mkdir's
+ * permissions (0777 less the umask: 0755 usually) instead of mkdtemp's 0700: a folder that is
+ * written privately and then renamed into place (an export version, a checkpoint) must end up as
+ * readable as any folder its owner creates, for servers running as other users (in a container).
+ */
+export function makeUniqueFolder(prefix: string): string {
+  for (;;) {
+    const path = `${prefix}${randomBytes(6).toString('hex')}`
+    try {
+      mkdirSync(path)
+      return path
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+  }
 }

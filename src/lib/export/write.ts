@@ -1,25 +1,33 @@
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
-import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
+import {cannotReadError, fileProblem, makeUniqueFolder} from '../core/files.js'
+import {ClassifierWeights, hiddenUnitsOf, weightArraysOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
 import {fileRecordOf, syncFolder, writeFileDurably} from '../core/files.js'
-import {DEFAULT_SIGNATURE_NAME, EXPORT_FORMAT, ExportProvenance, ExportSignature, MODEL_JSON_FILE, RETIRED_FOLDER_PREFIX, SERVE_TAG, SIGNATURE_FILE, TEMP_FOLDER_PREFIX, WEIGHTS_FILE, servingDefaultSignature} from './format.js'
+import {
+  DEFAULT_SIGNATURE_NAME,
+  EXPORT_FORMAT,
+  ExportProvenance,
+  ExportSignature,
+  MODEL_JSON_FILE,
+  ONNX_MODEL_FILE,
+  OnnxVerification,
+  RETIRED_FOLDER_PREFIX,
+  SERVE_TAG,
+  SIGNATURE_FILE,
+  TEMP_FOLDER_PREFIX,
+  WEIGHTS_FILE,
+  servingDefaultSignature,
+} from './format.js'
+import {encodeOnnxClassifier} from './onnx/classifier-model.js'
 import {FileRecord} from '../core/files.js'
 import {layersModelFiles} from './layers-files.js'
 import {verifyExportFolder} from './read.js'
-import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'
+import {ONNX_VERIFY_TOLERANCE, VERIFY_TOLERANCE, maxDifferenceFromOnnxRuntime, maxDifferenceFromStockLoader} from './verify.js'
 import {nextVersion} from './versions.js'
 import {requireInteger} from '../core/validation.js'
-
-/**
- * Test hook: when set to a number of milliseconds, the export pauses that long half-way through
- * writing its files (after model.json, before weights.bin) and says so on stderr, so a test can
- * kill the process mid-write.
- */
-export const EXPORT_PAUSE_ENV = 'MNIST_RNN_TEST_EXPORT_PAUSE_MS'
-export const EXPORT_PAUSE_MESSAGE = 'export: paused mid-write'
 
 export interface WriteExportOptions {
   weights: ClassifierWeights
@@ -29,9 +37,17 @@ export interface WriteExportOptions {
   /** Replace an existing version (atomically). */
   force?: boolean
   provenance: Omit<ExportProvenance, 'verification' | 'created_at'>
-  /** Images [count·784] whose logits the stock loader must reproduce. */
+  /** Images [count·784] whose logits the stock loader and ONNX Runtime must reproduce. */
   probeImages: Float32Array
   tolerance?: number
+  /** Also write model.onnx, verified in ONNX Runtime (default true; false writes only the TF.js Layers format). */
+  onnx?: boolean
+  onnxTolerance?: number
+  /**
+   * Awaited half-way through writing the files (model.json written, weights.bin not yet), with
+   * the temporary folder: where a test stops the process to see that a crash publishes nothing.
+   */
+  midWrite?: (tempPath: string) => Promise<void>
 }
 
 export interface ExportResult {
@@ -69,8 +85,9 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   try {
     const {modelJson, weightsBin} = await layersModelFiles(weights)
     writeFileDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
-    await pauseIfAsked(tempPath)
+    await options.midWrite?.(tempPath)
     writeFileDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
+    const files: Record<string, FileRecord> = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
 
     const maxAbsDifference = await maxDifferenceFromStockLoader(tempPath, weights, options.probeImages)
     const probeImages = options.probeImages.length / IMAGE_PIXELS
@@ -79,7 +96,13 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
         `verification failed: stock tf.loadLayersModel's logits differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`,
       )
     }
-    const files = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
+    let onnxVerification: OnnxVerification | undefined
+    if (options.onnx ?? true) {
+      const onnxModel = encodeOnnxClassifier({weights: weightArraysOf(weights), hidden: hiddenUnitsOf(weights), producerVersion: options.provenance.toolkit_version})
+      writeFileDurably(join(tempPath, ONNX_MODEL_FILE), onnxModel)
+      files[ONNX_MODEL_FILE] = fileRecordOf(onnxModel)
+      onnxVerification = await verifyOnnxModel(onnxModel, weights, options.probeImages, options.onnxTolerance ?? ONNX_VERIFY_TOLERANCE)
+    }
     const signature: ExportSignature = {
       format: EXPORT_FORMAT,
       tags: [SERVE_TAG],
@@ -88,7 +111,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
       provenance: {
         ...options.provenance,
         created_at: new Date().toISOString(),
-        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance},
+        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance, ...(onnxVerification && {onnxruntime: onnxVerification})},
       },
       files,
     }
@@ -102,6 +125,14 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
     rmSync(tempPath, {recursive: true, force: true})
     throw error
   }
+}
+
+async function verifyOnnxModel(onnxModel: Uint8Array, weights: ClassifierWeights, probeImages: Float32Array, tolerance: number): Promise<OnnxVerification> {
+  const {maxAbsDifference, version} = await maxDifferenceFromOnnxRuntime(onnxModel, weights, probeImages)
+  if (!(maxAbsDifference <= tolerance)) {
+    throw new UserError(`verification failed: ONNX Runtime's logits for model.onnx differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`)
+  }
+  return {max_abs_difference: maxAbsDifference, tolerance, version}
 }
 
 /** An existing version may only be replaced with force. */
@@ -121,19 +152,13 @@ function createExportDir(exportDir: string): void {
   }
 }
 
+/** The folder the version is written in before it is renamed into place: 0755 with umask 022, like any folder mkdir makes. */
 function makeTempFolder(exportDir: string): string {
   try {
-    return mkdtempSync(join(exportDir, `${TEMP_FOLDER_PREFIX}${process.pid}-`))
+    return makeUniqueFolder(join(exportDir, `${TEMP_FOLDER_PREFIX}${process.pid}-`))
   } catch (error) {
-    throw new UserError(`cannot write to export directory ${exportDir}: ${errorMessage(error)}`)
+    throw new UserError(`cannot write to export directory ${exportDir}: ${fileProblem(error)}`)
   }
-}
-
-async function pauseIfAsked(tempPath: string): Promise<void> {
-  const pauseMs = Number(process.env[EXPORT_PAUSE_ENV])
-  if (!(pauseMs > 0)) return
-  process.stderr.write(`${EXPORT_PAUSE_MESSAGE} in ${tempPath}\n`)
-  await new Promise((resolve) => setTimeout(resolve, pauseMs))
 }
 
 /** Renames the finished folder into place; returns whether it replaced an existing version. */
@@ -170,7 +195,13 @@ function renameInto(tempPath: string, finalPath: string, version: number, export
 
 /** Removes temporary and retired folders whose process has died (interrupted exports). */
 function removeAbandonedFolders(exportDir: string): void {
-  for (const name of readdirSync(exportDir)) {
+  let names: string[]
+  try {
+    names = readdirSync(exportDir)
+  } catch (error) {
+    throw cannotReadError(exportDir, error)
+  }
+  for (const name of names) {
     const match = new RegExp(`^(?:${escape(TEMP_FOLDER_PREFIX)}|${escape(RETIRED_FOLDER_PREFIX)})(\\d+)-`).exec(name)
     if (match && !isProcessAlive(Number(match[1]))) rmSync(join(exportDir, name), {recursive: true, force: true})
   }

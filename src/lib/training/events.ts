@@ -1,4 +1,6 @@
+import {ClassifierWeights} from '../model/weights.js'
 import {TrainingConfig} from './config.js'
+import {Misclassified} from './metrics.js'
 
 export interface TrainBeginEvent {
   config: TrainingConfig
@@ -33,6 +35,10 @@ export interface EpochEndEvent {
   /** Absent when the validation split is empty. */
   validationLoss?: number
   validationAccuracy?: number
+  /** The first misclassified validation images (at most VALIDATION_ERRORS_KEPT), for displays. */
+  validationErrors?: Misclassified[]
+  /** The live weights at the epoch's end, for listeners that look at them: read them, never change or dispose them. */
+  weights: ClassifierWeights
   wallTime: number
 }
 

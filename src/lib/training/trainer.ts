@@ -7,11 +7,13 @@ import {ClassifierWeights, WEIGHT_NAMES, disposeClassifierWeights, weightArraysO
 import {TrainingState} from './checkpoint.js'
 import {TrainingConfig, learningRateAt, targetSteps} from './config.js'
 import {TrainEndEvent, TrainingEvents} from './events.js'
-import {LossAndAccuracy, batchAccuracy, crossEntropyLoss, lossAndAccuracyOf, oneHotLabels} from './metrics.js'
+import {EVALUATION_BATCH_SIZE, LossAndAccuracy, Misclassified, SetScore, batchAccuracy, crossEntropyLoss, lossAndAccuracyOf, oneHotLabels} from './metrics.js'
 import {imagesTensor} from '../model/classifier.js'
 import {OptimizerState, createOptimizer, optimizerStateOf, restoreOptimizerState, setLearningRate} from './optimizers.js'
 
 const MS_PER_SECOND = 1000
+/** Misclassified validation images each epochEnd carries: as many as an error grid shows. */
+export const VALIDATION_ERRORS_KEPT = 100
 
 /** Where a resumed run starts: what a checkpoint restores besides the weights. */
 export interface TrainingStart {
@@ -54,7 +56,7 @@ export class Trainer extends TrainingEvents {
   private stopReason?: string
   private startedAt = 0
   /** The validation split's score and the step it was taken at, so a score is not recomputed for unchanged weights. */
-  private lastValidation?: LossAndAccuracy & {step: number}
+  private lastValidation?: SetScore & {step: number}
 
   private constructor(setup: TrainerSetup) {
     super()
@@ -169,21 +171,27 @@ export class Trainer extends TrainingEvents {
 
   /** Loss and accuracy on the validation split with the current weights (scored once per step). */
   validationScore(): LossAndAccuracy {
-    if (this.lastValidation?.step !== this.step) {
-      this.lastValidation = {step: this.step, ...lossAndAccuracyOf(this.weights, this.validation)}
-    }
-    const {loss, accuracy} = this.lastValidation
+    const {loss, accuracy} = this.scoreValidation()
     return {loss, accuracy}
+  }
+
+  private scoreValidation(): SetScore {
+    if (this.lastValidation?.step !== this.step) {
+      this.lastValidation = {step: this.step, ...lossAndAccuracyOf(this.weights, this.validation, EVALUATION_BATCH_SIZE, VALIDATION_ERRORS_KEPT)}
+    }
+    return this.lastValidation
   }
 
   private async endEpoch(): Promise<void> {
     let validation: {validationLoss: number; validationAccuracy: number} | undefined
+    let validationErrors: Misclassified[] | undefined
     if (this.validation.count > 0) {
-      const {loss, accuracy} = this.validationScore()
-      validation = {validationLoss: loss, validationAccuracy: accuracy}
+      const score = this.scoreValidation()
+      validation = {validationLoss: score.loss, validationAccuracy: score.accuracy}
+      validationErrors = score.misclassified
       this.metrics = {...this.metrics, ...validation}
     }
-    await this.emit('epochEnd', {epoch: this.epoch, step: this.step, ...validation, wallTime: this.wallTime})
+    await this.emit('epochEnd', {epoch: this.epoch, step: this.step, ...validation, validationErrors, weights: this.weights, wallTime: this.wallTime})
   }
 
   /** Everything a checkpoint stores, copied out of the tensors. */

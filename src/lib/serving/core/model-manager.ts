@@ -2,8 +2,8 @@ import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../../core/errors.js'
 import {signatureDefsOf} from '../../export/format.js'
-import {verifyExportFolder} from '../../export/read.js'
-import {ModelWeightsMessage} from '../inference/model-runner.js'
+import {folderProblemOf, verifyExportFolder} from '../../export/read.js'
+import {VerifiedVersion} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
 import {VersionFolder, scanVersionFolders} from './version-source.js'
@@ -16,7 +16,7 @@ export function checkModelDir(modelDir: string): void {
 
 /** Where versions are loaded to be run (the inference workers). */
 export interface ModelEngine {
-  load(model: ModelWeightsMessage): Promise<void>
+  load(version: VerifiedVersion): Promise<void>
   unload(version: number): void
 }
 
@@ -140,7 +140,7 @@ export class ModelManager {
     try {
       folders = scanVersionFolders(this.options.modelDir)
     } catch (error) {
-      this.options.log.warn(`cannot scan ${this.options.modelDir}: ${errorMessage(error)}; still serving version ${this.current?.version}`)
+      this.options.log.warn(`${errorMessage(error)}; still serving version ${this.current?.version}`)
       return
     }
     const servedVersion = this.current?.version ?? 0
@@ -175,12 +175,12 @@ export class ModelManager {
     try {
       const verified = verifyExportFolder(folder.path)
       const signatures = signatureDefsOf(verified.signature)
-      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays})
+      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays, onnxModel: verified.onnxModel})
       this.swapIn({version, signatures, leases: 0, retired: false})
       this.refused.delete(version)
       return undefined
     } catch (error) {
-      const reason = errorMessage(error).replace(`${folder.path}: `, '')
+      const reason = folderProblemOf(folder.path, error)
       this.statuses.set(version, {version, state: 'END', errorMessage: reason})
       this.refused.set(version, folder.fingerprint)
       const still = this.current ? `; still serving version ${this.current.version}` : ''

@@ -1,6 +1,7 @@
 import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {cannotReadError, isPermissionError} from '../../core/files.js'
 import {versionOfFolderName} from '../../export/format.js'
 
 /** A folder of the model directory named like a version (`3`), as found by a scan. */
@@ -14,11 +15,18 @@ export interface VersionFolder {
 /**
  * TF Serving's file-system source: the model directory's version folders, highest first.
  * Work in progress (`.tmp-export-…`), retired folders and anything not named by a positive
- * integer are ignored; a folder that vanishes while being scanned is skipped.
+ * integer are ignored; a folder that vanishes while being scanned is skipped. A folder this
+ * process may not read is kept, so that loading it says so (`cannot read …: permission denied`).
  */
 export function scanVersionFolders(modelDir: string): VersionFolder[] {
   const folders: VersionFolder[] = []
-  for (const entry of readdirSync(modelDir, {withFileTypes: true})) {
+  let entries
+  try {
+    entries = readdirSync(modelDir, {withFileTypes: true})
+  } catch (error) {
+    throw cannotReadError(modelDir, error)
+  }
+  for (const entry of entries) {
     const version = versionOfFolderName(entry.name)
     if (version === undefined || !entry.isDirectory()) continue
     const path = join(modelDir, entry.name)
@@ -37,6 +45,17 @@ function fingerprintOf(folder: string): string | undefined {
         return `${name}:${stat.size}:${stat.mtimeMs}`
       })
       .join('|')
+  } catch (error) {
+    if (isPermissionError(error)) return unreadableFingerprintOf(folder)
+    return undefined
+  }
+}
+
+/** An unreadable folder's mode and change time: a chmod or chown that may fix it changes them. */
+function unreadableFingerprintOf(folder: string): string | undefined {
+  try {
+    const stat = statSync(folder)
+    return `unreadable:${stat.mode}:${stat.uid}:${stat.gid}:${stat.ctimeMs}`
   } catch {
     return undefined
   }

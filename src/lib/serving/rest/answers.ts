@@ -10,7 +10,7 @@ import {ServingCore, ServingLog} from '../api.js'
  * send, count and refuse.
  */
 
-export interface RestAppOptions {
+export interface RestRouteOptions {
   core: ServingCore
   /** The model the Flask route, /healthz and /v2/health/ready answer for. */
   modelName: string

@@ -1,15 +1,20 @@
 import express, {NextFunction, Request, Response} from 'express'
 import {IncomingMessage, RequestListener} from 'node:http'
 
-import {RestAppOptions, observe, pathOf, send, sendError} from './answers.js'
+import {RestRouteOptions, observe, pathOf, send, sendError} from './answers.js'
 import {HttpError, malformedRequest, methodNotAllowed} from './http-errors.js'
 import {readJsonBody} from './json-body.js'
 import {RouteLabel} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
 import {createV2Routes} from './v2.js'
 import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
+import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
-export type {RestAppOptions} from './answers.js'
+/** The shared REST options, and the drawing page. */
+export interface RestAppOptions extends RestRouteOptions {
+  /** The drawing page at `GET /` for browsers; off (`--no-ui`) when absent. */
+  drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
+}
 
 /** /v1/models/NAME[/versions/N]:predict */
 const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/
@@ -45,7 +50,7 @@ export function createRestListener(options: RestAppOptions): RequestListener {
     const path = pathOf(request.url)
     if (v2(request, response, path)) return
     const route = predictionRouteOf(path)
-    if (!route) return app(request, response)
+    if (!route || wantsDrawingPage(request, path)) return app(request, response)
     observe(response, () => route.label, options.metrics, options.isDraining)
     answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
@@ -112,6 +117,8 @@ function createExpressApp(options: RestAppOptions): express.Express {
     const text = await metrics.text()
     res.type(metrics.contentType).send(text)
   })
+
+  if (options.drawingPage) app.use(drawingPageRoutes({core, modelName, ...options.drawingPage}))
 
   app.use((req: Request) => {
     throw malformedRequest(req.method, req.path)

@@ -1,6 +1,6 @@
 import {IncomingMessage, ServerResponse} from 'node:http'
 
-import {RestAppOptions, observe, sendError} from './answers.js'
+import {RestRouteOptions, observe, sendError} from './answers.js'
 import {HttpError, methodNotAllowed} from './http-errors.js'
 import {readBody} from './json-body.js'
 import {INFERENCE_HEADER_LENGTH_HEADER, encodeV2InferResponse, parseV2InferBody} from './v2-body.js'
@@ -53,7 +53,7 @@ function readiness(ready: boolean, body: Record<string, unknown>, reason: string
   return ready ? json(200, {...body, ready}) : json(503, {...body, ready, error: reason})
 }
 
-function serverReadiness(options: RestAppOptions): Answer {
+function serverReadiness(options: RestRouteOptions): Answer {
   if (options.isDraining?.()) return readiness(false, {}, 'shutting down')
   let ready = false
   try {
@@ -64,7 +64,7 @@ function serverReadiness(options: RestAppOptions): Answer {
   return readiness(ready, {}, `no version of ${options.modelName} is available`)
 }
 
-async function answer(route: V2Route, request: IncomingMessage, path: string, options: RestAppOptions): Promise<Answer> {
+async function answer(route: V2Route, request: IncomingMessage, path: string, options: RestRouteOptions): Promise<Answer> {
   const method = request.method ?? ''
   if (route.label === 'v2_infer') {
     if (method !== 'POST') throw methodNotAllowed(method, path, 'POST')
@@ -103,7 +103,7 @@ function sendAnswer(response: ServerResponse, {status, body, headers}: Answer): 
  * true, or returns false and leaves it to the other routes (an unknown /v2/… path gets the
  * same 404 as any unknown path).
  */
-export function createV2Routes(options: RestAppOptions): (request: IncomingMessage, response: ServerResponse, path: string) => boolean {
+export function createV2Routes(options: RestRouteOptions): (request: IncomingMessage, response: ServerResponse, path: string) => boolean {
   return (request, response, path) => {
     if (!path.startsWith('/v2')) return false
     const route = routeOf(path)
