@@ -11,9 +11,14 @@
  *   v2-binary  the same with binary tensors both ways (Inference-Header-Content-Length)
  *   v2-grpc    Open Inference Protocol gRPC ModelInfer, raw_input_contents
  *
+ * The same load runs against each engine in turn (--engines, default onnxruntime and tfjs, each
+ * with its default sizing), one server at a time.
+ *
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --apis flask,v2-binary --workers 1
- *   npm run bench:serve -- --soak 100000     # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --engines onnxruntime --soak 100000   # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --sizing 1x1,1x2,2x1,0x1,0x2          # ONNX Runtime sizes: workers x intra-op threads (REST, batching)
+ *   npm run bench:serve -- --modes batching --concurrency 64 --rounds 5 --seconds 3   # interleaved rounds, medians
  *
  * Without --model-dir it exports a fresh (untrained, 128-unit) model to a temporary folder: speed
  * does not depend on what the weights learned. The server runs as a child process (the built CLI),
@@ -35,7 +40,6 @@ import {writeExport} from '../src/lib/export/index.js'
 import {DEFAULT_HIDDEN_UNITS, createClassifierWeights, disposeClassifierWeights} from '../src/lib/model/weights.js'
 import {LoadFigures, runGrpcLoad, runV2GrpcLoad} from './grpc-load.js'
 
-const CONCURRENCIES = [1, 16, 64]
 const DISTINCT_IMAGES = 100
 const WARMUP_SECONDS = 1
 const HOST = '127.0.0.1'
@@ -46,17 +50,45 @@ const {values: args} = parseArgs({
   options: {
     'model-dir': {type: 'string'},
     seconds: {type: 'string', default: '5'},
-    apis: {type: 'string', default: 'rest,grpc,v2,v2-binary,v2-grpc'},
+    apis: {type: 'string'},
+    concurrency: {type: 'string', default: '1,16,64'},
+    modes: {type: 'string', default: 'batching,no-batching'},
+    rounds: {type: 'string', default: '1'},
     workers: {type: 'string'},
     soak: {type: 'string'},
+    engines: {type: 'string', default: 'onnxruntime,tfjs'},
+    sizing: {type: 'string'},
   },
 })
+
+/** One server to put the load on: a label for the table and its serve flags. */
+interface ServerConfig {
+  label: string
+  flags: string[]
+}
+
+/** `--sizing 1x2,0x1`: ONNX Runtime with those worker × intra-op thread counts, and tfjs as the baseline. */
+function serverConfigs(): ServerConfig[] {
+  const workers = args.workers ? ['--workers', args.workers] : []
+  if (!args.sizing) return args.engines!.split(',').map((engine) => ({label: engine.trim(), flags: ['--engine', engine.trim(), ...workers]}))
+  const sizes = args.sizing.split(',').map((size) => {
+    const match = /^(\d+)x(\d+)$/.exec(size.trim())
+    if (!match) throw new Error(`--sizing takes WORKERSxTHREADS,…, got ${size}`)
+    return {label: `onnxruntime ${match[1]}w×${match[2]}t`, flags: ['--engine', 'onnxruntime', '--workers', match[1], '--onnx-threads', match[2]]}
+  })
+  return [...sizes, {label: 'tfjs', flags: ['--engine', 'tfjs', ...workers]}]
+}
 const SOAK_STEPS = 4
 const SOAK_CONCURRENCY = 64
 const seconds = Number(args.seconds)
+const concurrencies = args.concurrency!.split(',').map(Number)
+/** --sizing compares engine sizes on REST with batching only, unless told otherwise. */
+const modes = args.sizing ? ['batching'] : args.modes!.split(',').map((mode) => mode.trim())
+/** Each API runs this many times per concurrency, in turn with the others, so that a shared machine's noise spreads over all of them. */
+const rounds = Number(args.rounds)
 const BENCH_APIS = ['rest', 'flask', 'grpc', 'v2', 'v2-binary', 'v2-grpc'] as const
 type BenchApi = (typeof BENCH_APIS)[number]
-const apis = args.apis!.split(',').map((name) => name.trim()) as BenchApi[]
+const apis = (args.apis ?? (args.sizing ? 'rest' : 'rest,grpc,v2,v2-binary,v2-grpc')).split(',').map((name) => name.trim()) as BenchApi[]
 const unknownApi = apis.find((name) => !BENCH_APIS.includes(name))
 if (unknownApi) throw new Error(`--apis: unknown API ${unknownApi}; choose from ${BENCH_APIS.join(', ')}`)
 /** The HTTP APIs autocannon drives: path and per-image request (body and headers). */
@@ -116,9 +148,8 @@ async function exportBenchModel(): Promise<string> {
   return dir
 }
 
-async function startServe(modelDir: string, batching: boolean): Promise<{url: string; grpcAddress: string; child: ChildProcess}> {
-  const flags = ['serve', '--host', HOST, '--port', '0', '--grpc-port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching'])]
-  if (args.workers) flags.push('--workers', args.workers)
+async function startServe(modelDir: string, batching: boolean, config: ServerConfig): Promise<{url: string; grpcAddress: string; child: ChildProcess}> {
+  const flags = ['serve', '--host', HOST, '--port', '0', '--grpc-port', '0', '--model-dir', modelDir, '--json', ...(batching ? [] : ['--no-batching']), ...config.flags]
   const child = spawn(process.execPath, [CLI, ...flags], {stdio: ['ignore', 'pipe', 'inherit']})
   let output = ''
   for await (const chunk of child.stdout!) {
@@ -170,13 +201,13 @@ async function runApi(api: BenchApi, url: string, grpcAddress: string, concurren
 }
 
 /** RSS and the workers' tensor count while `total` requests go through a batching server. */
-async function soak(modelDir: string, total: number): Promise<void> {
-  const {url, child} = await startServe(modelDir, true)
+async function soak(modelDir: string, total: number, config: ServerConfig): Promise<void> {
+  const {url, child} = await startServe(modelDir, true, config)
   try {
     await drive(url, SOAK_API, 16, WARMUP_SECONDS)
     const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
     let first = await sample(url)
-    console.log(`\nsoak: ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
+    console.log(`\nsoak (${config.label}): ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
     console.log(`  after warm-up: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}`)
     let errors = 0
     for (let step = 1; step <= SOAK_STEPS; step++) {
@@ -227,20 +258,25 @@ console.log(`serve bench: single-image requests over ${apis.join(', ')}, ${secon
 
 const rows: RunFigures[] = []
 const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
-for (const batching of [true, false]) {
-  const mode = batching ? 'batching' : 'no-batching'
-  const {url, grpcAddress, child} = await startServe(modelDir, batching)
+const configs = serverConfigs()
+for (const {config, batching} of configs.flatMap((config) => modes.map((name) => ({config, batching: name !== 'no-batching'})))) {
+  const mode = `${config.label} ${batching ? 'batching' : 'no-batching'}`
+  const {url, grpcAddress, child} = await startServe(modelDir, batching, config)
   try {
     await drive(url, SOAK_API, 16, WARMUP_SECONDS)
     const before = await sample(url)
-    for (const concurrency of CONCURRENCIES) {
-      for (const api of apis) {
-        const figures = await runApi(api, url, grpcAddress, concurrency)
-        rows.push({mode, api, ...figures})
-        console.log(
-          `${mode} ${api} c=${concurrency}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors` +
-            (figures.firstError ? ` (first: ${figures.firstError})` : ''),
-        )
+    for (const concurrency of concurrencies) {
+      for (let round = 1; round <= rounds; round++) {
+        // Each round starts one API further along, so no API always runs first or after the same one.
+        const order = apis.map((_, i) => apis[(i + round - 1) % apis.length])
+        for (const api of order) {
+          const figures = await runApi(api, url, grpcAddress, concurrency)
+          rows.push({mode, api, ...figures})
+          console.log(
+            `${mode} ${api} c=${concurrency}${rounds > 1 ? ` round ${round}` : ''}: ${figures.requestsPerSecond.toFixed(0)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, ${figures.errors} errors` +
+              (figures.firstError ? ` (first: ${figures.firstError})` : ''),
+          )
+        }
       }
     }
     samples.set(mode, {before, after: await sample(url)})
@@ -251,17 +287,38 @@ for (const batching of [true, false]) {
 }
 console.log()
 console.log(table(rows, samples))
-const at64 = (mode: string, rowApi: string) => rows.find((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64)
-for (const rowApi of apis) {
-  console.log(`\n${rowApi}: batching / no-batching at concurrency 64: ${(at64('batching', rowApi)!.requestsPerSecond / at64('no-batching', rowApi)!.requestsPerSecond).toFixed(1)}×`)
+/** Median requests/s of `rowApi` at concurrency 64 over the rounds. */
+const at64 = (mode: string, rowApi: string): number | undefined => {
+  const rates = rows.filter((row) => row.mode === mode && row.api === rowApi && row.concurrency === 64).map((row) => row.requestsPerSecond)
+  if (rates.length === 0) return undefined
+  rates.sort((a, b) => a - b)
+  return rates.length % 2 ? rates[rates.length >> 1] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2
 }
-const tfServingJson = at64('batching', 'rest')
-for (const v2Api of ['v2', 'v2-binary', 'v2-grpc']) {
-  const v2Row = at64('batching', v2Api)
-  if (tfServingJson && v2Row) {
-    console.log(`${v2Api} / TF Serving JSON (rest) at concurrency 64, batching: ${v2Row.requestsPerSecond.toFixed(0)} / ${tfServingJson.requestsPerSecond.toFixed(0)} req/s = ${(v2Row.requestsPerSecond / tfServingJson.requestsPerSecond).toFixed(2)}×`)
+const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a')
+console.log()
+for (const config of configs) {
+  for (const rowApi of apis) {
+    if (modes.length > 1) console.log(`${rowApi} ${config.label}: batching / no-batching at concurrency 64: ${ratio(at64(`${config.label} batching`, rowApi), at64(`${config.label} no-batching`, rowApi))}`)
   }
 }
-if (args.soak) await soak(modelDir, Number(args.soak))
+for (const rowApi of apis) {
+  const tfjs = at64('tfjs batching', rowApi)
+  for (const config of configs.filter((candidate) => candidate.label !== 'tfjs')) {
+    console.log(`${rowApi} ${config.label} / tfjs, batching, concurrency 64: ${ratio(at64(`${config.label} batching`, rowApi), tfjs)}`)
+  }
+}
+for (const config of configs) {
+  for (const mode of modes) {
+    const label = `${config.label} ${mode}`
+    const tfServingJson = at64(label, 'rest')
+    for (const v2Api of ['v2', 'v2-binary', 'v2-grpc']) {
+      const v2Rate = at64(label, v2Api)
+      if (tfServingJson && v2Rate) {
+        console.log(`${label}: ${v2Api} / TF Serving JSON (rest) at concurrency 64${rounds > 1 ? `, medians of ${rounds} rounds` : ''}: ${v2Rate.toFixed(0)} / ${tfServingJson.toFixed(0)} req/s = ${ratio(v2Rate, tfServingJson)}`)
+      }
+    }
+  }
+}
+if (args.soak) await soak(modelDir, Number(args.soak), configs[0])
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
 process.exit(0)
