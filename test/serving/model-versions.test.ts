@@ -144,7 +144,7 @@ describe('versions: hot reload, refusals, worker crashes', () => {
     await until(async () => (await statusOf(server.url)).some((status) => status.version === '4'), 'version 4 to be tried')
     expect((await statusOf(server.url))[0].status.error_message).toMatch(/missing weights\.bin \(incomplete export\)/)
 
-    cpSync(join(complete, '4', 'weights.bin'), join(temp.dir, '4', 'weights.bin'))
+    for (const name of ['weights.bin', 'model.onnx']) cpSync(join(complete, '4', name), join(temp.dir, '4', name))
     await until(async () => (await statusOf(server.url))[0].state === 'AVAILABLE', 'version 4 to be served')
     const answer = await predict(server.url, 3)
     expect(versionOf(answer.logits!, 3)).toBe(4)

@@ -30,8 +30,8 @@ export interface ServeOptions {
   bodyLimit: string
   /** The tfjs engine's backend, chosen by each inference worker (auto: tensorflow, else wasm, else cpu). */
   backend: BackendChoice
-  /** What runs the versions (auto: onnxruntime when it loads and the version has model.onnx, else tfjs). */
-  engine: EngineChoice
+  /** What runs the versions (auto, the default: onnxruntime when it loads and the version has model.onnx, else tfjs). */
+  engine?: EngineChoice
   /** ONNX Runtime's intra-op threads per session. Default: DEFAULT_ONNX_THREADS. */
   onnxThreads?: number
 }
@@ -83,7 +83,7 @@ export function checkServeOptions(options: ServeOptions): void {
   wholeAtLeast('--max-queue', options.maxQueue, 1)
   if (options.workers !== undefined) wholeAtLeast('--workers', options.workers, 0)
   if (options.onnxThreads !== undefined) wholeAtLeast('--onnx-threads', options.onnxThreads, 1)
-  if (!ENGINE_CHOICES.includes(options.engine)) throw new UserError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got ${options.engine}`)
+  if (options.engine !== undefined && !ENGINE_CHOICES.includes(options.engine)) throw new UserError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got ${options.engine}`)
   if (options.version !== undefined) wholeAtLeast('--version', options.version, 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
