@@ -13,8 +13,9 @@ export const END_TO_END_TESTS = [
   'test/export/stock-loader-over-http.test.ts',
   'test/export/permissions.test.ts',
   'test/model/wasm-threads.test.ts',
-  'test/training/tensorboard.test.ts',
+  'test/deploy/**',
   'test/ui/drawing-page.test.ts',
+  'test/training/tensorboard.test.ts',
 ]
 
 export default defineConfig({
