@@ -11,7 +11,6 @@ export const END_TO_END_TESTS = [
   // Directly in test/serving: real servers. Its subfolders (core, inference, rest, grpc) are unit tests.
   'test/serving/*.test.ts',
   'test/export/stock-loader-over-http.test.ts',
-  'test/export/interrupted-export.test.ts',
   'test/export/permissions.test.ts',
   'test/model/wasm-threads.test.ts',
   'test/deploy/**',
