@@ -9,18 +9,11 @@ import {SERVE_DEFAULTS, ServeOptions} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
-import {mnistTestImages, writeTestExport} from './serving-fixtures.js'
-import {predict, statusOf, steadyTraffic, until, versionIdentifier} from './version-traffic.js'
+import {writeTestExport} from './serving-fixtures.js'
+import {IMAGES, SEEDS, images, predict, statusOf, steadyTraffic, until, versionOf} from './traffic.js'
 
-/** Each version's weights come from its seed, so an answer says which version gave it. */
-const SEEDS: Record<number, number> = {1: 101, 2: 202, 3: 303, 5: 505}
-const IMAGES = 8
 const CLIENTS = 32
 const POLL_SECONDS = 0.2
-const PREDICT = '/v1/models/mnist:predict'
-
-const {images} = mnistTestImages(IMAGES)
-const versionOf = versionIdentifier(SEEDS, images)
 
 function logLines(): {log: ServingLog; lines: string[]} {
   const lines: string[] = []
@@ -61,7 +54,7 @@ describe('the file system is the source of truth: new versions, failed ones and 
 
   it('at concurrency 32: adding 3 swaps to 3, a corrupt 4 is refused and 3 kept, removing 3 rolls back to 2; no request fails', async () => {
     expect(server.versions).toEqual([2])
-    const traffic = steadyTraffic(server.url, PREDICT, CLIENTS, images, versionOf)
+    const traffic = steadyTraffic(server.url, {clients: CLIENTS})
     const answeredBy = (version: number, from: number) => traffic.answers.slice(from).some((answer) => answer.version === version)
     const lastAnswersFrom = (version: number) => traffic.answers.slice(-CLIENTS).every((answer) => answer.version === version)
     await until(() => traffic.answers.length >= 2 * CLIENTS, 'traffic on version 2')
@@ -113,13 +106,13 @@ describe('the file system is the source of truth: new versions, failed ones and 
     await until(async () => (await statusOf(server.url, '/v1/models/mnist/versions/2'))[0].status.error_message !== '', 'the status to report it')
     expect(await states(server.url)).toContainEqual(['2', 'AVAILABLE', 'its folder was removed, but no other version can be served: still serving it until one can'])
     expect(lines).toContain('mnist version 2: its folder was removed, but no other version can be served; still serving it until one can')
-    const answer = await predict(server.url, PREDICT, images, 1)
+    const answer = await predict(server.url, 1)
     expect(answer.status).toBe(200)
     expect(versionOf(answer.logits!, 1)).toBe(2)
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
 
     await writeTestExport(temp.dir, 5, SEEDS[5])
-    await until(async () => versionOf((await predict(server.url, PREDICT, images, 2)).logits!, 2) === 5, 'version 5 to serve')
+    await until(async () => versionOf((await predict(server.url, 2)).logits!, 2) === 5, 'version 5 to serve')
     expect((await states(server.url)).slice(0, 2)).toEqual([
       ['5', 'AVAILABLE', ''],
       ['4', 'END', expect.stringMatching(/^weights\.bin fails/)],
@@ -158,7 +151,7 @@ describe('--versions all with labels: every version answers on its own routes at
     }
     const requests = Object.entries(paths).flatMap(([path, version]) =>
       Array.from({length: IMAGES}, async (_, index) => {
-        const answer = await predict(server.url, path, images, index)
+        const answer = await predict(server.url, index, path)
         return {path, expected: version, status: answer.status, version: answer.logits && versionOf(answer.logits, index)}
       }),
     )
@@ -173,7 +166,7 @@ describe('--versions all with labels: every version answers on its own routes at
     expect(metadata.model_spec.version).toBe('1')
     expect(await (await fetch(`${server.url}/v1/models/mnist/labels`)).json()).toEqual({version_labels: {canary: '2', stable: '1'}})
 
-    const unknown = await predict(server.url, '/v1/models/mnist/labels/beta:predict', images, 0)
+    const unknown = await predict(server.url, 0, '/v1/models/mnist/labels/beta:predict')
     expect(unknown).toMatchObject({status: 400, error: 'Unrecognized servable version label: beta'})
 
     const metrics = await (await fetch(`${server.url}/metrics`)).text()
@@ -227,7 +220,7 @@ describe('--model-config: version policy and labels from a TF Serving model conf
       ].join('\n'),
     )
   const canaryVersion = async () => {
-    const answer = await predict(server.url, '/v1/models/mnist/labels/canary:predict', images, 3)
+    const answer = await predict(server.url, 3, '/v1/models/mnist/labels/canary:predict')
     return answer.logits && versionOf(answer.logits, 3)
   }
 

@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../../core/errors.js'
 import {SignatureDef, signatureDefsOf} from '../../export/format.js'
@@ -155,6 +156,7 @@ export class ModelManager {
     if (this.loaded.size === 0) {
       const onDisk = folders.map((folder) => folder.version)
       if (aspiredVersions(this.policy, onDisk).length === 0) {
+        if (this.policy.kind === 'specific' && this.policy.versions.length === 1) throw new UserError(`${join(modelDir, String(this.policy.versions[0]))}: no such version`)
         throw new UserError(`no version in ${modelDir} fits --versions ${formatVersionPolicy(this.policy)} (versions here: ${onDisk.join(', ')})`)
       }
       throw new UserError(`no servable version in ${modelDir}: ${failures.join('; ')}`)
