@@ -96,7 +96,7 @@ describe('ModelManager start with specific versions (serve --version N, --versio
       `no version in ${models.dir} fits --versions specific:7,8 (versions here: 1, 2)`,
     )
     const corrupt = managerOf(models, {policy: {kind: 'specific', versions: [2]}})
-    await expect(corrupt.manager.start()).rejects.toThrow(new RegExp(`^no servable version in ${models.dir}: version 2: weights\.bin fails its recorded sha256`))
+    await expect(corrupt.manager.start()).rejects.toThrow(new RegExp(`^no servable version in ${models.dir}: version 2: weights\\.bin fails its recorded sha256`))
     expect(corrupt.engine.calls).toEqual([])
   })
 })
