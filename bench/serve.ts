@@ -16,7 +16,8 @@
  *
  *   npm run build && npm run bench:serve
  *   npm run bench:serve -- --model-dir exportmodel --seconds 10 --apis flask,v2-binary --workers 1
- *   npm run bench:serve -- --engines onnxruntime --soak 100000   # then RSS and tensors across 100,000 more requests
+ *   npm run bench:serve -- --soak 60 --concurrency 128            # soak only: 60 s of REST load per engine; requests,
+ *                                                                 # errors, p99, RSS and numTensors at start and end
  *   npm run bench:serve -- --sizing 1x1,1x2,2x1,0x1,0x2          # ONNX Runtime sizes: workers x intra-op threads (REST, batching)
  *   npm run bench:serve -- --modes batching --concurrency 64 --rounds 5 --seconds 3   # interleaved rounds, medians
  *
@@ -51,7 +52,7 @@ const {values: args} = parseArgs({
     'model-dir': {type: 'string'},
     seconds: {type: 'string', default: '5'},
     apis: {type: 'string'},
-    concurrency: {type: 'string', default: '1,16,64'},
+    concurrency: {type: 'string'},
     modes: {type: 'string', default: 'batching,no-batching'},
     rounds: {type: 'string', default: '1'},
     workers: {type: 'string'},
@@ -78,10 +79,13 @@ function serverConfigs(): ServerConfig[] {
   })
   return [...sizes, {label: 'tfjs', flags: ['--engine', 'tfjs', ...workers]}]
 }
-const SOAK_STEPS = 4
-const SOAK_CONCURRENCY = 64
+/** The soak's warm-up at its own concurrency, so that the start sample is taken after warm-up. */
+const SOAK_WARMUP_SECONDS = 10
+const SOAK_DEFAULT_CONCURRENCY = 128
+/** How often the soak samples RSS and numTensors while it runs. */
+const SOAK_SAMPLE_SECONDS = 10
 const seconds = Number(args.seconds)
-const concurrencies = args.concurrency!.split(',').map(Number)
+const concurrencies = (args.concurrency ?? '1,16,64').split(',').map(Number)
 /** --sizing compares engine sizes on REST with batching only, unless told otherwise. */
 const modes = args.sizing ? ['batching'] : args.modes!.split(',').map((mode) => mode.trim())
 /** Each API runs this many times per concurrency, in turn with the others, so that a shared machine's noise spreads over all of them. */
@@ -200,22 +204,50 @@ async function runApi(api: BenchApi, url: string, grpcAddress: string, concurren
   }
 }
 
-/** RSS and the workers' tensor count while `total` requests go through a batching server. */
-async function soak(modelDir: string, total: number, config: ServerConfig): Promise<void> {
+interface SoakSample extends ServerSample {
+  /** Seconds since the soak's load began. */
+  at: number
+}
+
+/**
+ * `soakSeconds` of single-image REST requests at `concurrency` through a batching server, after a
+ * warm-up at the same concurrency: requests, errors, latency, and RSS and the workers' tensor count
+ * at the start, every SOAK_SAMPLE_SECONDS and at the end.
+ */
+async function soak(modelDir: string, soakSeconds: number, concurrency: number, config: ServerConfig): Promise<void> {
   const {url, child} = await startServe(modelDir, true, config)
   try {
-    await drive(url, SOAK_API, 16, WARMUP_SECONDS)
-    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
-    let first = await sample(url)
-    console.log(`\nsoak (${config.label}): ${total} requests at concurrency ${SOAK_CONCURRENCY}`)
-    console.log(`  after warm-up: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}`)
-    let errors = 0
-    for (let step = 1; step <= SOAK_STEPS; step++) {
-      const result = await drive(url, SOAK_API, SOAK_CONCURRENCY, 0, Math.round(total / SOAK_STEPS))
-      errors += result.errors + result.timeouts + result.non2xx
-      first = await sample(url)
-      console.log(`  after ${Math.round((step * total) / SOAK_STEPS)}: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}, ${result.requests.average.toFixed(0)} req/s, ${errors} errors so far`)
-    }
+    await drive(url, SOAK_API, concurrency, SOAK_WARMUP_SECONDS)
+    const samples: SoakSample[] = [{at: 0, ...(await sample(url))}]
+    const started = performance.now()
+    const sampler = setInterval(() => {
+      void sample(url).then((taken) => samples.push({at: (performance.now() - started) / 1000, ...taken}))
+    }, SOAK_SAMPLE_SECONDS * 1000)
+    const result = await drive(url, SOAK_API, concurrency, soakSeconds)
+    clearInterval(sampler)
+    samples.push({at: (performance.now() - started) / 1000, ...(await sample(url))})
+    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
+    const [first, last] = [samples[0], samples[samples.length - 1]]
+    const rss = samples.map((taken) => taken.rssBytes)
+    const errors = result.errors + result.timeouts + result.non2xx
+    console.log(`\nsoak (${config.label}, ${SOAK_API}, batching): ${soakSeconds} s at concurrency ${concurrency} after a ${SOAK_WARMUP_SECONDS} s warm-up`)
+    console.log(`  requests ${result.requests.total} (${result.requests.average.toFixed(0)} req/s), errors ${errors}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`)
+    console.log(`  start: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}; end: RSS ${mb(last.rssBytes)} MB, numTensors ${last.numTensors}`)
+    console.log(`  RSS over the run: ${mb(Math.min(...rss))}–${mb(Math.max(...rss))} MB; samples (s: MB/tensors): ${samples.map((taken) => `${taken.at.toFixed(0)}: ${mb(taken.rssBytes)}/${taken.numTensors}`).join(', ')}`)
+    console.log(
+      JSON.stringify({
+        soak: config.label,
+        seconds: soakSeconds,
+        concurrency,
+        requests: result.requests.total,
+        errors,
+        p99Ms: result.latency.p99,
+        rssStartBytes: first.rssBytes,
+        rssEndBytes: last.rssBytes,
+        numTensorsStart: first.numTensors,
+        numTensorsEnd: last.numTensors,
+      }),
+    )
   } finally {
     child.kill('SIGTERM')
     await once(child, 'exit')
@@ -256,9 +288,15 @@ const benchImages = loadMnistSplit('test', undefined, DISTINCT_IMAGES).images
 const httpRequests = new Map<BenchApi, HttpRequests>(BENCH_APIS.filter((name) => HTTP_APIS[name]).map((name) => [name, requestsOf(name, benchImages)]))
 console.log(`serve bench: single-image requests over ${apis.join(', ')}, ${seconds}s per run, model ${modelDir}`)
 
+const configs = serverConfigs()
+if (args.soak) {
+  const concurrency = Number(args.concurrency ?? SOAK_DEFAULT_CONCURRENCY)
+  for (const config of configs) await soak(modelDir, Number(args.soak), concurrency, config)
+  if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
+  process.exit(0)
+}
 const rows: RunFigures[] = []
 const samples = new Map<string, {before: ServerSample; after: ServerSample}>()
-const configs = serverConfigs()
 for (const {config, batching} of configs.flatMap((config) => modes.map((name) => ({config, batching: name !== 'no-batching'})))) {
   const mode = `${config.label} ${batching ? 'batching' : 'no-batching'}`
   const {url, grpcAddress, child} = await startServe(modelDir, batching, config)
@@ -319,6 +357,5 @@ for (const config of configs) {
     }
   }
 }
-if (args.soak) await soak(modelDir, Number(args.soak), configs[0])
 if (ownModelDir) rmSync(ownModelDir, {recursive: true, force: true})
 process.exit(0)
