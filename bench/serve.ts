@@ -124,6 +124,8 @@ interface RunFigures {
 interface ServerSample {
   rssBytes: number
   numTensors: number
+  /** The serving thread's V8 heap in use (the workers' heaps are in RSS only). */
+  heapUsedBytes: number
 }
 
 async function exportBenchModel(): Promise<string> {
@@ -170,7 +172,7 @@ async function startServe(modelDir: string, batching: boolean, config: ServerCon
 async function sample(url: string): Promise<ServerSample> {
   const text = await (await fetch(`${url}/metrics`)).text()
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
-  return {rssBytes: value('process_resident_memory_bytes'), numTensors: value('mnist_serving_num_tensors')}
+  return {rssBytes: value('process_resident_memory_bytes'), numTensors: value('mnist_serving_num_tensors'), heapUsedBytes: value('nodejs_heap_size_used_bytes')}
 }
 
 type HttpRequests = {method: 'POST'; body: string | Buffer; headers: Record<string, string>}[]
@@ -233,7 +235,8 @@ async function soak(modelDir: string, soakSeconds: number, concurrency: number, 
     console.log(`\nsoak (${config.label}, ${SOAK_API}, batching): ${soakSeconds} s at concurrency ${concurrency} after a ${SOAK_WARMUP_SECONDS} s warm-up`)
     console.log(`  requests ${result.requests.total} (${result.requests.average.toFixed(0)} req/s), errors ${errors}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`)
     console.log(`  start: RSS ${mb(first.rssBytes)} MB, numTensors ${first.numTensors}; end: RSS ${mb(last.rssBytes)} MB, numTensors ${last.numTensors}`)
-    console.log(`  RSS over the run: ${mb(Math.min(...rss))}–${mb(Math.max(...rss))} MB; samples (s: MB/tensors): ${samples.map((taken) => `${taken.at.toFixed(0)}: ${mb(taken.rssBytes)}/${taken.numTensors}`).join(', ')}`)
+    console.log(`  RSS over the run: ${mb(Math.min(...rss))}–${mb(Math.max(...rss))} MB`)
+    console.log(`  samples (s: RSS MB / serving-thread heap MB / numTensors): ${samples.map((taken) => `${taken.at.toFixed(0)}: ${mb(taken.rssBytes)}/${mb(taken.heapUsedBytes)}/${taken.numTensors}`).join(', ')}`)
     console.log(
       JSON.stringify({
         soak: config.label,

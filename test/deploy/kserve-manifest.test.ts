@@ -3,13 +3,13 @@ import * as protoLoader from '@grpc/proto-loader'
 import {ChildProcess} from 'node:child_process'
 import {once} from 'node:events'
 import {readFileSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 
 import {REPO_ROOT, makeTempDir, startCli} from '../helpers/cli.js'
 import {writeTestExport} from '../serving/serving-fixtures.js'
+import {flagValue, freePort, withFlag} from './manifest-args.js'
 
 /**
  * deploy/kserve/inferenceservice.yaml runs the real CLI: this reads the manifest, starts
@@ -48,27 +48,6 @@ let child: ChildProcess
 let output = ''
 let httpPort: number
 let grpcPort: number
-
-function flagValue(args: string[], flag: string): string {
-  const index = args.indexOf(flag)
-  if (index === -1 || index === args.length - 1) throw new Error(`the manifest's args have no ${flag} VALUE`)
-  return args[index + 1]
-}
-
-function withFlag(args: string[], flag: string, value: string): string[] {
-  const copy = [...args]
-  copy[copy.indexOf(flag) + 1] = value
-  return copy
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const {port} = server.address() as {port: number}
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 async function waitForReady(url: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
