@@ -1,13 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EXPORT_DIR} from '../lib/export/format.js'
 import {formatExportList, formatExportResult} from '../lib/jobs/export-report.js'
 import {ExportCheckpointResult, exportCheckpoint} from '../lib/jobs/export.js'
 import {ExportVersionEntry, listExportVersions, unfinishedExports} from '../lib/export/versions.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
-
-const wholeNumber = Flags.custom<number>({parse: async (input) => Number(input), helpValue: 'N'})
 
 type ExportListing = {exportDir: string; versions: ExportVersionEntry[]; unfinished: string[]}
 
@@ -23,14 +21,14 @@ stock TF.js Layers format, and signature.json), verified against stock tf.loadLa
   ]
 
   static flags = {
-    version: wholeNumber({description: 'version number to write (default: one more than the highest existing version)'}),
+    version: numberFlag({description: 'version number to write (default: one more than the highest existing version)'}),
     'checkpoint-dir': Flags.string({description: 'folder of checkpoints; its latest is exported by default', default: DEFAULT_CHECKPOINT_DIR, helpValue: 'DIR'}),
     checkpoint: Flags.string({description: 'a checkpoint in --checkpoint-dir to export instead of the latest (ckpt-2000 or 2000)', helpValue: 'NAME'}),
     'export-dir': Flags.string({description: 'folder holding one sub-folder per version', default: DEFAULT_EXPORT_DIR, helpValue: 'DIR'}),
     force: Flags.boolean({description: 'replace an existing version (atomically)', default: false}),
     list: Flags.boolean({description: 'list the versions in --export-dir with accuracy, step, size and date, flagging invalid folders', default: false}),
     'data-dir': dataDirFlag,
-    limit: wholeNumber({description: 'measure the test accuracy recorded in the export on the first N test images (default: all)'}),
+    limit: numberFlag({description: 'measure the test accuracy recorded in the export on the first N test images (default: all)'}),
     backend: backendFlag,
   }
 

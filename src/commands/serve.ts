@@ -1,20 +1,12 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, numberFlag} from '../lib/cli/base-command.js'
 import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
 import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
 import {startServer} from '../lib/serving/server.js'
 import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
 import {startupInfo, startupLines} from '../lib/serving/banner.js'
 import {ServingLog} from '../lib/serving/api.js'
-
-const numberFlag = Flags.custom<number>({
-  parse: async (input) => {
-    const value = Number(input)
-    if (input.trim() === '' || Number.isNaN(value)) throw new Error(`expected a number, got ${input}`)
-    return value
-  },
-})
 
 export default class Serve extends MnistCommand {
   static description =

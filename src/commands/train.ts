@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_VALIDATION_SIZE} from '../lib/data/mnist.js'
 import {DEFAULT_HIDDEN_UNITS} from '../lib/model/weights.js'
 import {
@@ -27,9 +27,6 @@ import {attachProgressBar} from '../lib/training/listeners/progress-bar.js'
 import {OPTIMIZER_NAMES} from '../lib/training/optimizers.js'
 import {TrainingRunOptions, TrainingSummary, prepareTraining, resumeCommandLine, summarizeTraining} from '../lib/jobs/train.js'
 import {SIGNAL_EXIT_CODES, stopTrainingOnSignals} from '../lib/training/signals.js'
-
-/** Numbers are checked by the library, so that a bad value is a one-line error naming the flag. */
-const numberFlag = Flags.custom<number>({parse: async (input) => (input.trim() === '' ? Number.NaN : Number(input)), helpValue: 'N'})
 
 export default class Train extends MnistCommand {
   static description =

@@ -16,6 +16,12 @@ export const dataDirFlag = Flags.string({
 })
 
 /**
+ * A numeric flag. The library checks its range, so that a bad value (a word, an empty string: NaN)
+ * is a one-line error naming the flag rather than oclif's parse error.
+ */
+export const numberFlag = Flags.custom<number>({parse: async (input) => (input.trim() === '' ? Number.NaN : Number(input)), helpValue: 'N'})
+
+/**
  * Base of every mnist-rnn command: `--json` support, and errors a user can cause (UserError)
  * printed as one line on stderr with exit code 1 instead of a stack trace.
  */

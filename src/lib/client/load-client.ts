@@ -5,6 +5,7 @@ import {GrpcServingClient, grpcAddressOfUrl, grpcFailureOf} from './grpc-client.
 import {JsonPoster, RequestFailure} from './http-post.js'
 import {LatencySummary, summarizeLatencies} from './latency.js'
 import {DEFAULT_MODEL_NAME} from '../serving/options.js'
+import {requireInteger} from '../core/validation.js'
 
 /** Which contract the client speaks: the seed's Flask route, TF Serving's REST :predict or its gRPC Predict. */
 export const CLIENT_APIS = ['flask', 'rest', 'grpc'] as const
@@ -49,10 +50,8 @@ interface Answer {
 }
 
 function checkOptions(options: LoadClientOptions): URL {
-  if (!Number.isInteger(options.numTests) || options.numTests < 1) throw new UserError(`--num-tests must be a whole number ≥ 1, got ${options.numTests}`)
-  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-    throw new UserError(`--concurrency must be a whole number ≥ 1, got ${options.concurrency}`)
-  }
+  requireInteger(options.numTests, '--num-tests', 1)
+  requireInteger(options.concurrency, '--concurrency', 1)
   let url: URL
   try {
     url = new URL(options.url)

@@ -8,6 +8,7 @@ import {classifierLogits} from '../model/classifier.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {IMAGE_PIXELS, NUM_CLASSES} from '../core/image.js'
 import {imagesTensor} from '../model/classifier.js'
+import {requireInteger} from '../core/validation.js'
 import {
   ClassMetrics,
   ConfusedPair,
@@ -66,7 +67,7 @@ export interface EvaluationOptions {
 export async function evaluate(logitsOf: LogitsFunction, set: ImageSet, options: EvaluationOptions = {}): Promise<EvaluationResult> {
   const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE
   const keepErrors = options.keepErrors ?? MAX_KEPT_ERRORS
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a whole number ≥ 1, got ${batchSize}`)
+  requireInteger(batchSize, 'batch size', 1)
   const matrix = emptyConfusionMatrix()
   const misclassified: Misclassified[] = []
   let lossSum = 0

@@ -60,17 +60,10 @@ export interface ExportProvenance {
 }
 
 /** A signature as the serving front ends describe it (camelCase, TF Serving's SignatureDef). */
-export interface TensorInfo {
-  name: string
-  dtype: 'DT_FLOAT'
-  /** -1 for the batch dimension. */
-  shape: number[]
-}
-
 export interface SignatureDef {
   methodName: string
-  inputs: Record<string, TensorInfo>
-  outputs: Record<string, TensorInfo>
+  inputs: Record<string, TensorSpec>
+  outputs: Record<string, TensorSpec>
 }
 
 /** The parsed signature.json. */

@@ -13,5 +13,5 @@ export {
   unfinishedExports,
 } from './versions.js'
 export type {ExportVersionEntry, ExportedModel} from './versions.js'
-export {EXPORT_PAUSE_ENV, checkVersionNumber, writeExport} from './write.js'
+export {EXPORT_PAUSE_ENV, writeExport} from './write.js'
 export type {ExportResult, WriteExportOptions} from './write.js'

@@ -5,6 +5,7 @@ import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {ExportSignature, TEMP_FOLDER_PREFIX, versionOfFolderName} from './format.js'
 import {loadVerifiedWeights, verifyExportFolder} from './read.js'
+import {requireDirectory} from '../core/files.js'
 
 /** One version folder of an export directory, checked. */
 export interface ExportVersionEntry {
@@ -31,8 +32,7 @@ export interface ExportedModel {
 }
 
 function checkExportDir(exportDir: string): void {
-  if (!existsSync(exportDir)) throw new UserError(`export directory ${exportDir} does not exist`)
-  if (!statSync(exportDir).isDirectory()) throw new UserError(`export directory ${exportDir} is not a folder`)
+  requireDirectory(exportDir, 'export directory')
 }
 
 /** Version numbers of the folders named like a version, ascending (valid or not). */

@@ -1,16 +1,17 @@
-import {closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
-import {fileRecordOf} from '../core/files.js'
+import {fileRecordOf, syncFolder, writeFileDurably} from '../core/files.js'
 import {DEFAULT_SIGNATURE_NAME, EXPORT_FORMAT, ExportProvenance, ExportSignature, MODEL_JSON_FILE, RETIRED_FOLDER_PREFIX, SERVE_TAG, SIGNATURE_FILE, TEMP_FOLDER_PREFIX, WEIGHTS_FILE, servingDefaultSignature} from './format.js'
 import {FileRecord} from '../core/files.js'
 import {layersModelFiles} from './layers-files.js'
 import {verifyExportFolder} from './read.js'
 import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'
 import {nextVersion} from './versions.js'
+import {requireInteger} from '../core/validation.js'
 
 /**
  * Test hook: when set to a number of milliseconds, the export pauses that long half-way through
@@ -46,9 +47,6 @@ export interface ExportResult {
   signature: ExportSignature
 }
 
-export function checkVersionNumber(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 1) throw new UserError(`version must be a whole number ≥ 1, got ${version}`)
-}
 
 /**
  * Writes version N of an exported model so that it appears complete or not at all: everything is
@@ -62,7 +60,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   const tolerance = options.tolerance ?? VERIFY_TOLERANCE
   createExportDir(exportDir)
   const version = options.version ?? nextVersion(exportDir)
-  checkVersionNumber(version)
+  requireInteger(version, 'version', 1)
   const finalPath = join(exportDir, String(version))
   checkVersionAvailable(exportDir, version, Boolean(options.force))
   removeAbandonedFolders(exportDir)
@@ -70,9 +68,9 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   const tempPath = makeTempFolder(exportDir)
   try {
     const {modelJson, weightsBin} = await layersModelFiles(weights)
-    writeDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
+    writeFileDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
     await pauseIfAsked(tempPath)
-    writeDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
+    writeFileDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
 
     const maxAbsDifference = await maxDifferenceFromStockLoader(tempPath, weights, options.probeImages)
     const probeImages = options.probeImages.length / IMAGE_PIXELS
@@ -94,7 +92,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
       },
       files,
     }
-    writeDurably(join(tempPath, SIGNATURE_FILE), Buffer.from(`${JSON.stringify(signature, null, 2)}\n`))
+    writeFileDurably(join(tempPath, SIGNATURE_FILE), Buffer.from(`${JSON.stringify(signature, null, 2)}\n`))
     const {sizeBytes} = verifyExportFolder(tempPath)
     syncFolder(tempPath)
 
@@ -128,26 +126,6 @@ function makeTempFolder(exportDir: string): string {
     return mkdtempSync(join(exportDir, `${TEMP_FOLDER_PREFIX}${process.pid}-`))
   } catch (error) {
     throw new UserError(`cannot write to export directory ${exportDir}: ${errorMessage(error)}`)
-  }
-}
-
-/** Writes a file and flushes it to disk, so a crash after the rename cannot leave it empty. */
-function writeDurably(path: string, bytes: Uint8Array): void {
-  const fd = openSync(path, 'w')
-  try {
-    writeSync(fd, bytes)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function syncFolder(path: string): void {
-  const fd = openSync(path, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
   }
 }
 

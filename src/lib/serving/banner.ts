@@ -1,8 +1,8 @@
 import {RunningServer} from './server.js'
 import {ServeOptions} from './options.js'
-import {TensorInfo} from '../export/format.js'
+import {TensorSpec} from '../export/format.js'
 
-function tensorText(alias: string, info: TensorInfo): string {
+function tensorText(alias: string, info: TensorSpec): string {
   return `${alias} ${info.dtype} [${info.shape.join(', ')}]`
 }
 

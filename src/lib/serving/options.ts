@@ -3,6 +3,7 @@ import {availableParallelism} from 'node:os'
 import {BackendChoice} from '../backend.js'
 import {UserError} from '../core/errors.js'
 import {DEFAULT_EXPORT_DIR} from '../export/format.js'
+import {requireInteger} from '../core/validation.js'
 
 export const DEFAULT_MODEL_NAME = 'mnist'
 export const DEFAULT_HOST = '127.0.0.1'
@@ -58,15 +59,12 @@ const MAX_PORT = 65535
 
 /** UserError naming the first option out of range. */
 export function checkServeOptions(options: ServeOptions): void {
-  const wholeAtLeast = (name: string, value: number, min: number) => {
-    if (!Number.isInteger(value) || value < min) throw new UserError(`${name} must be a whole number ≥ ${min}, got ${value}`)
-  }
-  wholeAtLeast('--port', options.port, 0)
+  requireInteger(options.port, '--port', 0)
   if (options.port > MAX_PORT) throw new UserError(`--port must be at most ${MAX_PORT}, got ${options.port}`)
-  wholeAtLeast('--max-batch-size', options.maxBatchSize, 1)
-  wholeAtLeast('--max-queue', options.maxQueue, 1)
-  wholeAtLeast('--workers', options.workers, 1)
-  if (options.version !== undefined) wholeAtLeast('--version', options.version, 1)
+  requireInteger(options.maxBatchSize, '--max-batch-size', 1)
+  requireInteger(options.maxQueue, '--max-queue', 1)
+  requireInteger(options.workers, '--workers', 1)
+  requireInteger(options.version, '--version', 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
   if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)

@@ -64,24 +64,21 @@ export class ServingMetrics {
   })
 
   constructor() {
-    const sources = (): GaugeSources => this.sources
-    new Gauge({
-      name: 'mnist_serving_queue_depth',
-      help: 'Requests waiting to be batched',
-      registers: [this.registry],
-      collect() {
-        this.set(sources().queueDepth())
-      },
-    })
-    new Gauge({
-      name: 'mnist_serving_num_tensors',
-      help: 'tf.memory().numTensors summed over the inference workers',
-      registers: [this.registry],
-      collect() {
-        this.set(sources().numTensors())
-      },
-    })
+    this.sampledGauge('mnist_serving_queue_depth', 'Requests waiting to be batched', () => this.sources.queueDepth())
+    this.sampledGauge('mnist_serving_num_tensors', 'tf.memory().numTensors summed over the inference workers', () => this.sources.numTensors())
     collectDefaultMetrics({register: this.registry})
+  }
+
+  /** A gauge read from `sample` each time /metrics is scraped. */
+  private sampledGauge(name: string, help: string, sample: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(sample())
+      },
+    })
   }
 
   watch(sources: GaugeSources): void {

@@ -1,4 +1,3 @@
-import {existsSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../../core/errors.js'
@@ -8,11 +7,11 @@ import {ModelWeightsMessage} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
 import {VersionFolder, scanVersionFolders} from './version-source.js'
+import {requireDirectory} from '../../core/files.js'
 
 /** A UserError when the model directory is missing or not a folder. */
 export function checkModelDir(modelDir: string): void {
-  if (!existsSync(modelDir)) throw new UserError(`model directory ${modelDir} does not exist (export a model first: mnist-rnn export)`)
-  if (!statSync(modelDir).isDirectory()) throw new UserError(`model directory ${modelDir} is not a folder`)
+  requireDirectory(modelDir, 'model directory', ' (export a model first: mnist-rnn export)')
 }
 
 /** Where versions are loaded to be run (the inference workers). */
@@ -68,11 +67,6 @@ export class ModelManager {
 
   get modelName(): string {
     return this.options.modelName
-  }
-
-  /** The version new requests get. */
-  get servedVersion(): number | undefined {
-    return this.current?.version
   }
 
   /** Loads the first version to serve; a UserError when none can be served. */

@@ -3,7 +3,7 @@ import {Worker} from 'node:worker_threads'
 import {BackendChoice, BackendName} from '../../backend.js'
 import {UserError, errorMessage} from '../../core/errors.js'
 import {ModelWeightsMessage} from './model-runner.js'
-import {ServingError, ServingLog} from '../api.js'
+import {PendingLogits, ServingError, ServingLog} from '../api.js'
 import {InferenceWorkerData, WorkerMessage, WorkerReply, WorkerRequest, WorkerStartup} from './messages.js'
 import {startModuleWorker} from '../../core/worker-bootstrap.js'
 
@@ -24,13 +24,8 @@ const MAX_RESTART_DELAY_MS = 5000
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url)
 
-interface Job {
-  version: number
-  images: Float32Array
-  count: number
+interface Job extends PendingLogits {
   attempts: number
-  resolve: (logits: Float32Array) => void
-  reject: (error: unknown) => void
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -91,10 +86,6 @@ export class InferencePool {
    */
   start(): Promise<BackendName> {
     return this.started
-  }
-
-  get size(): number {
-    return this.options.workers
   }
 
   /** Tensors held across the workers, as each last reported. */

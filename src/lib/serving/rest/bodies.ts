@@ -1,6 +1,6 @@
 import {NUM_CLASSES} from '../../core/image.js'
 import {ModelMetadata, VersionStatus} from '../api.js'
-import {TensorInfo} from '../../export/format.js'
+import {TensorSpec} from '../../export/format.js'
 
 /**
  * JSON bodies in TensorFlow Serving's REST shapes (and the seed's Flask shape), built from the
@@ -55,7 +55,7 @@ export function statusBody(statuses: VersionStatus[]) {
   }
 }
 
-function tensorInfoBody(info: TensorInfo) {
+function tensorInfoBody(info: TensorSpec) {
   return {
     dtype: info.dtype,
     tensor_shape: {dim: info.shape.map((size) => ({size: String(size), name: ''})), unknown_rank: false},
@@ -63,7 +63,7 @@ function tensorInfoBody(info: TensorInfo) {
   }
 }
 
-function tensorInfosBody(infos: Record<string, TensorInfo>) {
+function tensorInfosBody(infos: Record<string, TensorSpec>) {
   return Object.fromEntries(Object.entries(infos).map(([alias, info]) => [alias, tensorInfoBody(info)]))
 }
 
