@@ -65,7 +65,7 @@ describe('learning-rate schedules', () => {
     expect(() => newTrainingConfig({schedule: 'linear'})).toThrow('unknown schedule "linear": use one of constant, exponential, cosine')
     expect(() => newTrainingConfig({warmupSteps: 10, warmupEpochs: 1})).toThrow('give --warmup-steps or --warmup-epochs, not both')
     expect(() => newTrainingConfig({warmupEpochs: -1})).toThrow('--warmup-epochs must be a number ≥ 0, got -1')
-    expect(() => newTrainingConfig({clipNorm: -1})).toThrow('--clip-norm must be a number ≥ 0 (0: no clipping), got -1')
+    expect(() => newTrainingConfig({clipNorm: -1})).toThrow('--clip-norm must be a number ≥ 0, got -1')
     expect(() => newTrainingConfig({workers: 0})).toThrow('--workers must be a whole number ≥ 1, got 0')
     expect(() => newTrainingConfig({workers: 9, batchSize: 8})).toThrow('--workers 9 is more than the 8 examples of a batch')
     expect(newTrainingConfig({clipNorm: 0}).clipNorm).toBeNull()

@@ -1,5 +1,5 @@
 import {UserError} from '../core/errors.js'
-import {requireInteger, requirePositive} from '../core/validation.js'
+import {requireInteger, requireNonNegative, requirePositive} from '../core/validation.js'
 import {DEFAULT_VALIDATION_SIZE} from '../data/mnist.js'
 import {DEFAULT_HIDDEN_UNITS} from '../model/weights.js'
 import {OPTIMIZER_NAMES, OptimizerName, isOptimizerName} from './optimizers.js'
@@ -129,15 +129,11 @@ export function checkTrainingOptions(options: TrainingOptions): void {
     throw new UserError(`unknown schedule "${options.schedule}": use one of ${SCHEDULE_NAMES.join(', ')}`)
   }
   requireInteger(options.warmupSteps, '--warmup-steps', 0)
-  if (options.warmupEpochs !== undefined && !(Number.isFinite(options.warmupEpochs) && options.warmupEpochs >= 0)) {
-    throw new UserError(`--warmup-epochs must be a number ≥ 0, got ${Number.isNaN(options.warmupEpochs) ? 'something that is not a number' : options.warmupEpochs}`)
-  }
+  requireNonNegative(options.warmupEpochs, '--warmup-epochs')
   if (options.warmupSteps !== undefined && options.warmupEpochs !== undefined) {
     throw new UserError('give --warmup-steps or --warmup-epochs, not both')
   }
-  if (options.clipNorm !== undefined && !(Number.isFinite(options.clipNorm) && options.clipNorm >= 0)) {
-    throw new UserError(`--clip-norm must be a number ≥ 0 (0: no clipping), got ${Number.isNaN(options.clipNorm) ? 'something that is not a number' : options.clipNorm}`)
-  }
+  requireNonNegative(options.clipNorm, '--clip-norm')
   requireInteger(options.workers, '--workers', 1)
   if (options.workers !== undefined && options.batchSize !== undefined && options.workers > options.batchSize) {
     throw new UserError(`--workers ${options.workers} is more than the ${options.batchSize} examples of a batch`)

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {activeBackend} from '../backend.js'
+import {BackendName} from '../backend.js'
 import {Batch, DataPosition, ShuffledBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
 import {ClassifierWeights, WEIGHT_NAMES, disposeClassifierWeights, weightArraysOf, weightShapes} from '../model/weights.js'
@@ -88,7 +88,7 @@ export class Trainer extends TrainingEvents {
     try {
       if (setup.start) await restoreOptimizerState(trainer.optimizer, setup.start.optimizer)
       if (trainer.config.workers > 1) {
-        trainer.pool = await GradientWorkerPool.start({workers: trainer.config.workers, backend: activeBackend(), hidden: trainer.config.hidden})
+        trainer.pool = await GradientWorkerPool.start({workers: trainer.config.workers, backend: tf.getBackend() as BackendName, hidden: trainer.config.hidden})
       }
     } catch (error) {
       trainer.dispose()
