@@ -12,10 +12,10 @@ import {defaultTrainingWorkers} from './parallel/workers.js'
  * were chosen from learning curves on the validation split (the test set only reports); see the
  * README's "Training recipe" section.
  */
-export const DEFAULT_EPOCHS = 12
+export const DEFAULT_EPOCHS = 6
 export const DEFAULT_BATCH_SIZE = 128
 /** The peak learning rate of the default schedule. */
-export const DEFAULT_LEARNING_RATE = 0.005
+export const DEFAULT_LEARNING_RATE = 0.01
 export const DEFAULT_SCHEDULE: ScheduleName = 'cosine'
 /** Warm-up of the default schedule, in epochs (a fraction of an epoch, whatever the data set's size). */
 export const DEFAULT_WARMUP_EPOCHS = 0.5
