@@ -10,10 +10,11 @@ import {IMAGE_PIXELS, NUM_CLASSES} from '../src/lib/core/image.js'
 import {SeededRandom} from '../src/lib/core/random.js'
 import {Batch} from '../src/lib/data/batches.js'
 import {ClassifierWeights, DEFAULT_HIDDEN_UNITS, WEIGHT_NAMES, createClassifierWeights, disposeClassifierWeights, weightArraysOf, weightShapes} from '../src/lib/model/weights.js'
-import {clipByGlobalNorm} from '../src/lib/training/clipping.js'
+import {clipArraysByGlobalNorm, clipByGlobalNorm} from '../src/lib/training/clipping.js'
 import {DEFAULT_CLIP_NORM, DEFAULT_LEARNING_RATE} from '../src/lib/training/config.js'
 import {batchGradients} from '../src/lib/training/gradients.js'
 import {GradientWorkerPool} from '../src/lib/training/parallel/gradient-pool.js'
+import {threadCpuMs} from '../src/lib/training/parallel/thread-cpu.js'
 import {median} from './helpers.js'
 
 export interface ParallelVariant {
@@ -29,6 +30,16 @@ export interface ParallelResult extends ParallelVariant {
   steps: number
   /** Single-thread step time over this one's, measured in the same rounds. */
   speedUp: number
+  /**
+   * From CPU time rather than wall time: the main thread's CPU per step plus the busiest worker's,
+   * what a step would take on idle cores (messages' wake-up latency aside). Undefined for the
+   * wasm thread pool, whose pool threads' time is not seen, and where the OS does not report it.
+   */
+  idleMsPerStep?: number
+  idleSpeedUp?: number
+  /** The parts of idleMsPerStep: main-thread CPU per step, and each worker's. */
+  mainCpuMsPerStep?: number
+  workerCpuMsPerStep?: number[]
 }
 
 /** Uniform random pixels and labels: the step's cost does not depend on the values. */
@@ -43,6 +54,8 @@ function randomBatch(size: number, seed: number): Batch {
 
 interface Stepper {
   step(): Promise<void>
+  /** CPU ms each worker thread has spent so far (empty without workers). */
+  workerCpuMs(): number[]
   dispose(): Promise<void>
 }
 
@@ -63,6 +76,7 @@ async function stepper(variant: ParallelVariant, batch: Batch, weightsSeed: numb
           loss.dataSync()
         })
       },
+      workerCpuMs: () => [],
       dispose: async () => {
         optimizer.dispose()
         disposeClassifierWeights(weights)
@@ -73,9 +87,12 @@ async function stepper(variant: ParallelVariant, batch: Batch, weightsSeed: numb
   const shapes = weightShapes(DEFAULT_HIDDEN_UNITS)
   return {
     step: async () => {
+      // As the trainer does: clipped in JavaScript, then Adam's kernels.
       const {gradients} = await pool.gradients(weightArraysOf(weights), batch)
-      tf.tidy(() => applyWith(optimizer, weights, WEIGHT_NAMES.map((name) => tf.tensor(gradients[name], shapes[name]))))
+      clipArraysByGlobalNorm(WEIGHT_NAMES.map((name) => gradients[name]), DEFAULT_CLIP_NORM)
+      tf.tidy(() => optimizer.applyGradients(WEIGHT_NAMES.map((name) => ({name: weights[name].name, tensor: tf.tensor(gradients[name], shapes[name])}))))
     },
+    workerCpuMs: () => [...pool.workerCpuMs],
     dispose: async () => {
       await pool.close()
       optimizer.dispose()
@@ -91,19 +108,42 @@ export async function measureParallelSteps(variants: ParallelVariant[], options:
   const steppers: Stepper[] = []
   for (const variant of variants) steppers.push(await stepper(variant, batch, options.seed))
   const times: number[][] = variants.map(() => [])
+  const mainCpu = variants.map(() => 0)
+  const workerCpu: number[][] = variants.map(() => [])
+  let cpuReported = true
   // Warm-up: first-call costs (kernel setup, optimizer slots, JIT) stay out of the figures.
   for (const s of steppers) await s.step()
   for (let round = 0; round < options.rounds; round++) {
     for (const [index, s] of steppers.entries()) {
+      const cpuBefore = threadCpuMs()
+      const workersBefore = s.workerCpuMs()
       for (let i = 0; i < options.stepsPerRound; i++) {
         const start = performance.now()
         await s.step()
         times[index].push(performance.now() - start)
       }
+      const cpuAfter = threadCpuMs()
+      if (cpuBefore === undefined || cpuAfter === undefined) cpuReported = false
+      else mainCpu[index] += cpuAfter - cpuBefore
+      s.workerCpuMs().forEach((ms, worker) => (workerCpu[index][worker] = (workerCpu[index][worker] ?? 0) + ms - (workersBefore[worker] ?? 0)))
     }
   }
   for (const s of steppers) await s.dispose()
   const medians = times.map(median)
-  const baseline = medians[variants.findIndex((variant) => variant.workers === 0)] ?? medians[0]
-  return variants.map((variant, index) => ({...variant, msPerStep: medians[index], steps: times[index].length, speedUp: baseline / medians[index]}))
+  const baselineIndex = Math.max(0, variants.findIndex((variant) => variant.workers === 0))
+  const idle = variants.map((variant, index) => {
+    if (!cpuReported || (variant.workers > 0 && variant.wasmThreads > 1)) return undefined
+    return (mainCpu[index] + Math.max(0, ...workerCpu[index])) / times[index].length
+  })
+  const idleBaseline = idle[baselineIndex]
+  return variants.map((variant, index) => ({
+    ...variant,
+    msPerStep: medians[index],
+    steps: times[index].length,
+    speedUp: medians[baselineIndex] / medians[index],
+    idleMsPerStep: idle[index],
+    idleSpeedUp: idle[index] && idleBaseline ? idleBaseline / idle[index] : undefined,
+    mainCpuMsPerStep: cpuReported ? mainCpu[index] / times[index].length : undefined,
+    workerCpuMsPerStep: workerCpu[index].map((ms) => ms / times[index].length),
+  }))
 }

@@ -162,10 +162,18 @@ function parallelVariants(workerCounts: number[]): ParallelVariant[] {
 }
 
 function parallelReport(results: ParallelResult[]): string {
-  const rows = results.map((result) => [result.label, fixed(result.msPerStep), String(result.steps), `${fixed(result.speedUp, 2)}×`])
+  const rows = results.map((result) => [
+    result.label,
+    fixed(result.msPerStep),
+    `${fixed(result.speedUp, 2)}×`,
+    result.idleMsPerStep === undefined ? '–' : fixed(result.idleMsPerStep),
+    result.idleSpeedUp === undefined ? '–' : `${fixed(result.idleSpeedUp, 2)}×`,
+    String(result.steps),
+  ])
   return [
     `Fast LSTM on both cores: batch ${BATCH_SIZE}, ${DEFAULT_HIDDEN_UNITS} units, Adam with clipping, wasm; all rows in one process, interleaved.`,
-    formatTable(['how the step runs', 'ms/step (median)', 'steps', 'vs main thread'], rows),
+    formatTable(['how the step runs', 'wall ms/step (median)', 'vs main thread', 'CPU-path ms/step', 'vs main thread', 'steps'], rows),
+    'CPU-path: main-thread CPU per step + the busiest worker\'s, i.e. the step on otherwise idle cores (Linux thread CPU time, 10 ms ticks summed over each round).',
   ].join('\n')
 }
 

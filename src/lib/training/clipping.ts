@@ -21,3 +21,23 @@ export function clipByGlobalNorm(gradients: tf.Tensor[], clipNorm: number): {cli
 export function globalNormOf(tensors: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => tf.sqrt(tf.addN(tensors.map((tensor) => tf.sum(tf.square(tensor))))) as tf.Scalar)
 }
+
+/**
+ * The same clipping on plain arrays, in place: the data-parallel step sums its workers' gradients
+ * in JavaScript and clips them there too (two passes over the values, cheaper than a round of
+ * kernels on the main thread, which is the step's serial part). Returns the norm before clipping.
+ */
+export function clipArraysByGlobalNorm(arrays: Float32Array[], clipNorm: number): number {
+  let sumOfSquares = 0
+  for (const values of arrays) {
+    for (let i = 0; i < values.length; i++) sumOfSquares += values[i] * values[i]
+  }
+  const globalNorm = Math.sqrt(sumOfSquares)
+  if (globalNorm > clipNorm) {
+    const scale = Math.fround(clipNorm / globalNorm)
+    for (const values of arrays) {
+      for (let i = 0; i < values.length; i++) values[i] *= scale
+    }
+  }
+  return globalNorm
+}

@@ -5,7 +5,7 @@ import {Batch, DataPosition, ShuffledBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
 import {ClassifierWeights, WEIGHT_NAMES, disposeClassifierWeights, weightArraysOf, weightShapes} from '../model/weights.js'
 import {TrainingState} from './checkpoint.js'
-import {clipByGlobalNorm} from './clipping.js'
+import {clipArraysByGlobalNorm, clipByGlobalNorm} from './clipping.js'
 import {TrainingConfig, learningRateAt, storedTrainingConfig, targetSteps} from './config.js'
 import {TrainEndEvent, TrainingEvents} from './events.js'
 import {batchGradients} from './gradients.js'
@@ -191,16 +191,18 @@ export class Trainer extends TrainingEvents {
   /** The same update, gradients from the workers. */
   private async applyPooledBatch(pool: GradientWorkerPool, batch: Batch): Promise<StepResult> {
     const {gradients, loss, accuracy} = await pool.gradients(weightArraysOf(this.weights), batch)
+    const clipNorm = this.config.clipNorm
+    const gradientNorm = clipNorm === null ? undefined : clipArraysByGlobalNorm(WEIGHT_NAMES.map((name) => gradients[name]), clipNorm)
     const shapes = weightShapes(this.config.hidden)
-    const gradientNorm = tf.tidy(() => this.applyGradients(WEIGHT_NAMES.map((name) => tf.tensor(gradients[name], shapes[name]))))
+    tf.tidy(() => this.applyGradients(WEIGHT_NAMES.map((name) => tf.tensor(gradients[name], shapes[name])), false))
     return {loss, accuracy, gradientNorm}
   }
 
-  /** Clips (if configured) and applies gradients given in WEIGHT_NAMES order; returns their norm when clipping. Call inside tf.tidy. */
-  private applyGradients(gradients: tf.Tensor[]): number | undefined {
+  /** Clips (if configured and asked) and applies gradients given in WEIGHT_NAMES order; returns their norm when clipping. Call inside tf.tidy. */
+  private applyGradients(gradients: tf.Tensor[], clip = true): number | undefined {
     let applied = gradients
     let gradientNorm: number | undefined
-    if (this.config.clipNorm !== null) {
+    if (clip && this.config.clipNorm !== null) {
       const {clipped, globalNorm} = clipByGlobalNorm(gradients, this.config.clipNorm)
       applied = clipped
       gradientNorm = globalNorm

@@ -56,6 +56,8 @@ export class GradientWorkerPool {
   private closed = false
   /** The wasm threads each worker ended up with (0 on other backends). */
   wasmThreadsPerWorker = 0
+  /** CPU time each worker thread spent on gradients since start (ms, 10 ms resolution; 0 where the OS does not say). */
+  readonly workerCpuMs: number[] = []
 
   private constructor(private readonly options: GradientPoolOptions) {}
 
@@ -96,23 +98,28 @@ export class GradientWorkerPool {
         }),
       ),
     )
-    const summed = {} as WeightArrays
-    for (const name of WEIGHT_NAMES) summed[name] = new Float32Array(weights[name].length)
+    // The first worker's arrays become the sum. Always in worker order: float sums depend on their order.
+    let summed: WeightArrays | undefined
     let loss = 0
     let accuracy = 0
-    // In worker order, always: float sums depend on their order.
     replies.forEach((reply, index) => {
       if (reply.type !== 'gradients') throw new Error(`gradient worker ${index} answered ${reply.type}`)
+      this.workerCpuMs[index] = (this.workerCpuMs[index] ?? 0) + (reply.cpuMs ?? 0)
       const share = (slices[index].end - slices[index].start) / batch.size
       for (const name of WEIGHT_NAMES) {
-        const total = summed[name]
         const part = reply.gradients[name]
-        for (let i = 0; i < total.length; i++) total[i] += share * part[i]
+        if (summed === undefined) {
+          for (let i = 0; i < part.length; i++) part[i] *= share
+        } else {
+          const total = summed[name]
+          for (let i = 0; i < total.length; i++) total[i] += share * part[i]
+        }
       }
+      summed ??= reply.gradients
       loss += share * reply.loss
       accuracy += share * reply.accuracy
     })
-    return {gradients: summed, loss, accuracy}
+    return {gradients: summed!, loss, accuracy}
   }
 
   /** Mean loss and accuracy over a whole set at `weights`, the set split across the workers. */

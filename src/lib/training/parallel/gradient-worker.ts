@@ -7,6 +7,7 @@ import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, classifierWeightsFromArra
 import {batchGradients} from '../gradients.js'
 import {lossAndAccuracyOf} from '../metrics.js'
 import {GradientRequest, GradientWorkerData, GradientWorkerMessage} from './messages.js'
+import {threadCpuMs} from './thread-cpu.js'
 
 /**
  * A gradient worker thread: its own TF.js backend and its own copy of the weights, which every
@@ -35,6 +36,7 @@ function setWeights(values: WeightArrays): void {
 
 function handle(request: GradientRequest): void {
   const {id} = request
+  const cpuBefore = threadCpuMs()
   try {
     setWeights(request.weights)
     if (request.type === 'gradients') {
@@ -47,7 +49,9 @@ function handle(request: GradientRequest): void {
       WEIGHT_NAMES.forEach((name, index) => (arrays[name] = (gradients[index].dataSync() as Float32Array).slice()))
       const reply = {type: 'gradients', id, gradients: arrays, loss: loss.dataSync()[0], accuracy: accuracy.dataSync()[0]} as const
       tf.dispose([loss, accuracy, ...gradients])
-      send({...reply, numTensors: tf.memory().numTensors}, WEIGHT_NAMES.map((name) => arrays[name].buffer as ArrayBuffer))
+      const cpuAfter = threadCpuMs()
+      const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
+      send({...reply, numTensors: tf.memory().numTensors, cpuMs}, WEIGHT_NAMES.map((name) => arrays[name].buffer as ArrayBuffer))
     } else {
       const {loss, accuracy} = lossAndAccuracyOf(weights, {images: request.images, labels: request.labels, count: request.count})
       send({type: 'score', id, lossSum: loss * request.count, correct: Math.round(accuracy * request.count), numTensors: tf.memory().numTensors})

@@ -16,7 +16,8 @@ export type GradientRequest =
   | {type: 'score'; id: number; weights: WeightArrays; images: Float32Array; labels: Uint8Array; count: number}
 
 export type GradientReply =
-  | {type: 'gradients'; id: number; gradients: WeightArrays; loss: number; accuracy: number; numTensors: number}
+  /** cpuMs: the worker thread's CPU time for the request, where the OS reports it (bench:train's estimate). */
+  | {type: 'gradients'; id: number; gradients: WeightArrays; loss: number; accuracy: number; numTensors: number; cpuMs?: number}
   | {type: 'score'; id: number; lossSum: number; correct: number; numTensors: number}
   | {type: 'error'; id: number; error: string}
 
