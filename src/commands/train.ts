@@ -18,7 +18,6 @@ import {
   DEFAULT_WARMUP_EPOCHS,
   checkTrainingOptions,
 } from '../lib/training/config.js'
-import {defaultTrainingWorkers} from '../lib/training/parallel/workers.js'
 import {SCHEDULE_NAMES} from '../lib/training/schedule.js'
 import {requireInteger} from '../lib/core/validation.js'
 import {JsonLinesLog} from '../lib/training/listeners/json-log.js'
@@ -62,7 +61,7 @@ export default class Train extends MnistCommand {
     }),
     'clip-norm': numberFlag({description: `clip the gradients to this global norm; 0 turns clipping off (default ${DEFAULT_CLIP_NORM})`}),
     workers: numberFlag({
-      description: `worker threads that each compute the gradients of a slice of every batch; 1 trains on the main thread alone (default: one per core, at most 4; here ${defaultTrainingWorkers()}; a resumed run keeps its count)`,
+      description: `worker threads that each compute the gradients of a slice of every batch; 1 trains on the main thread alone (default on wasm and cpu: one per core, at most 4; 1 on the native backend; a resumed run keeps its count)`,
     }),
     optimizer: Flags.string({description: `${OPTIMIZER_NAMES.join(', ')} (default ${DEFAULT_OPTIMIZER})`, helpValue: 'NAME'}),
     hidden: numberFlag({description: `LSTM units (default ${DEFAULT_HIDDEN_UNITS})`}),

@@ -14,7 +14,7 @@ import {TrainingState} from '../../src/lib/training/checkpoint.js'
 import {StepEndEvent} from '../../src/lib/training/events.js'
 import {batchAccuracy, crossEntropyLoss, oneHotLabels} from '../../src/lib/training/metrics.js'
 import {createOptimizer} from '../../src/lib/training/optimizers.js'
-import {batchSlices} from '../../src/lib/training/parallel/workers.js'
+import {batchSlices, defaultTrainingWorkers} from '../../src/lib/training/parallel/workers.js'
 
 // Tiny: 8 batches of 32 per epoch, 16 hidden units; runs cross an epoch (validation on the workers).
 const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 32, limit: 256, validationSize: 100, steps: 12, checkpointEvery: 5}
@@ -60,6 +60,12 @@ describe('data-parallel training (gradient workers)', () => {
       {start: 64, end: 128},
     ])
     expect(batchSlices(10, 3).map(({start, end}) => end - start)).toEqual([3, 3, 4])
+  })
+
+  it('defaults to one worker per core (at most 4) on wasm and cpu, and to the main thread on the native backend', () => {
+    expect([1, 2, 4, 16].map((cores) => defaultTrainingWorkers(cores, 'wasm'))).toEqual([1, 2, 4, 4])
+    expect(defaultTrainingWorkers(8, 'cpu')).toBe(4)
+    expect(defaultTrainingWorkers(8, 'tensorflow')).toBe(1)
   })
 
   it('with 2 workers: the same seed gives the same weights bit for bit, and a run stopped and resumed equals an uninterrupted one', async () => {

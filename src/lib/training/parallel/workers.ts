@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs'
 import {availableParallelism} from 'node:os'
 
 /**
@@ -8,8 +9,15 @@ import {availableParallelism} from 'node:os'
  */
 const MAX_DEFAULT_WORKERS = 4
 
-/** One gradient worker per core, at most MAX_DEFAULT_WORKERS. */
-export function defaultTrainingWorkers(cores: number = availableParallelism()): number {
+/** Backends whose kernels run on the calling thread: a worker per core is what uses the cores. */
+const SINGLE_THREAD_BACKENDS: readonly string[] = ['wasm', 'cpu']
+
+/**
+ * One gradient worker per core, at most MAX_DEFAULT_WORKERS; one (the main thread) when the active
+ * backend is the native TensorFlow one, whose kernels use every core already.
+ */
+export function defaultTrainingWorkers(cores: number = availableParallelism(), backend: string | undefined = tf.engine().backendName): number {
+  if (backend !== undefined && !SINGLE_THREAD_BACKENDS.includes(backend)) return 1
   return Math.max(1, Math.min(cores, MAX_DEFAULT_WORKERS))
 }
 
