@@ -2,6 +2,8 @@
 # Removes from a production node_modules what never runs on this platform, for a smaller image:
 #   - native binaries for other systems and CPUs that packages ship side by side
 #     (`bin/napi-v*/<os>/<arch>/`, as in onnxruntime-node; `prebuilds/<os>-<arch>/`, node-gyp-build);
+#   - the browser builds of TensorFlow.js packages (ES modules, UMD and minified bundles, WeChat
+#     mini-program builds: ~75 MB) beside the one Node loads, their `main` bundle `dist/*.node.js`;
 #   - source maps and TypeScript declarations (Node loads neither).
 # Usage: prune-node-modules.sh NODE_MODULES_DIR
 set -eu
@@ -26,6 +28,14 @@ find "$modules" -type d -name prebuilds -prune | while read -r prebuilds; do
       *) rm -rf "$entry" ;;
     esac
   done
+done
+
+for package in "$modules"/@tensorflow/*/; do
+  [ -f "$package/package.json" ] || continue
+  main="$(node -p "JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')).main || ''" "${package}package.json")"
+  case "$main" in
+    dist/*.node.js) find "$package/dist" -mindepth 1 -maxdepth 1 ! -name '*.node.js' ! -name '*.wasm' -exec rm -rf {} + ;;
+  esac
 done
 
 find "$modules" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.tsbuildinfo' \) -delete

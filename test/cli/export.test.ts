@@ -1,16 +1,19 @@
 import * as tf from '@tensorflow/tfjs'
+import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {EXPORT_PAUSE_ENV, ExportSignature, exportFolderHandler, listExportVersions} from '../../src/lib/export/index.js'
+import {ExportSignature, exportFolderHandler, listExportVersions} from '../../src/lib/export/index.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {loadCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {linesOf, makeTempDir, runCliAsync, startCli} from '../helpers/cli.js'
 
 const TEST_LIMIT = '200'
+/** Exports through the library and stops half-way (see the fixture). */
+const PAUSED_EXPORT = join(import.meta.dirname, 'fixtures', 'export-paused-child.ts')
 
 describe('mnist-rnn export', () => {
   const temp = makeTempDir('mnist-rnn-export-cli-')
@@ -76,14 +79,15 @@ describe('mnist-rnn export', () => {
   })
 
   it('leaves no visible version when killed in the middle of writing, and the next export cleans up', async () => {
-    const child = startCli(exportArgs('--version', '9'), {env: {[EXPORT_PAUSE_ENV]: '60000'}})
+    const child = spawn(process.execPath, ['--import', 'tsx', PAUSED_EXPORT, checkpointDir, exportDir, '9'], {stdio: ['ignore', 'pipe', 'pipe']})
     await new Promise<void>((resolve, reject) => {
-      let stderr = ''
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk
-        if (stderr.includes('export: paused mid-write')) resolve()
+      let output = ''
+      child.stdout.on('data', (chunk) => {
+        output += chunk
+        if (output.includes('paused mid-write')) resolve()
       })
-      child.on('exit', () => reject(new Error(`export exited before pausing: ${stderr}`)))
+      child.stderr.on('data', (chunk) => (output += chunk))
+      child.on('exit', () => reject(new Error(`export exited before pausing: ${output}`)))
     })
     const exited = new Promise((resolve) => child.on('exit', resolve))
     child.kill('SIGKILL')

@@ -8,9 +8,9 @@ import {loadModelForEvaluation} from '../../src/lib/jobs/model-source.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
-import {CLI, makeTempDir} from '../helpers/cli.js'
+import {CLI, makeTempDir, runCommand as run} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages} from '../serving/serving-fixtures.js'
-import {AttachedContainer, heldPost, podman, run} from './podman.js'
+import {AttachedContainer, heldPost, podman} from './podman.js'
 
 /**
  * The image an operator deploys, built from the Containerfile and run the way a cluster runs it:
@@ -141,14 +141,21 @@ describe('the container image', () => {
     expect(Object.keys(config.ExposedPorts).sort()).toEqual(['5000/tcp', '9000/tcp'])
     expect(config.User).toBe(`${CONTAINER_UID}:${CONTAINER_UID}`)
 
-    const listing = await podman(
-      'run', '--rm', '--entrypoint', 'sh', IMAGE, '-c',
-      'ls -A /app; echo --; ls /app/dist; echo --; ls -d /app/node_modules/typescript /app/node_modules/vitest /app/node_modules/@tensorflow/tfjs-node 2>/dev/null; find /app/node_modules -name "*.map" -o -path "*/bin/napi-v*/win32" -o -path "*/bin/napi-v*/darwin" | head -3; echo --',
-    )
-    const [app, dist, unwanted] = listing.split('--\n')
-    expect(app.trim().split('\n')).toEqual(['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'proto'])
-    expect(dist.trim().split('\n')).toEqual(['commands', 'lib'])
-    expect(unwanted.trim()).toBe('')
+    const inventory = `
+      const fs = require('node:fs')
+      const modules = fs.readdirSync('/app/node_modules', {recursive: true})
+      console.log(JSON.stringify({
+        app: fs.readdirSync('/app'),
+        dist: fs.readdirSync('/app/dist'),
+        devOrOptional: ['typescript', 'vitest', 'tsx', '@tensorflow/tfjs-node'].filter((name) => fs.existsSync('/app/node_modules/' + name)),
+        otherPlatformsOrSourceMaps: modules.filter((path) => /(^|\\/)bin\\/napi-v\\d+\\/(win32|darwin)$|\\.map$/.test(path)).slice(0, 3),
+      }))`
+    expect(JSON.parse(await podman('run', '--rm', '--entrypoint', 'node', IMAGE, '-e', inventory))).toEqual({
+      app: ['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'proto'],
+      dist: ['commands', 'lib'],
+      devOrOptional: [],
+      otherPlatformsOrSourceMaps: [],
+    })
   })
 
   it('serves models exported by root as a non-root user, root file system and models read-only, without any chmod', async () => {
@@ -186,6 +193,14 @@ describe('the container image', () => {
     // The same digits, so the same accuracy as eval's.
     const served = (flask.body.y as number[][]).filter((row, i) => argmax(row) === labels[i]).length / IMAGE_COUNT
     expect(served).toBe(accuracy)
+  })
+
+  it('runs `mnist-rnn eval` in the image (read-only, non-root) on the mounted model: the accuracy eval computes in-process', async () => {
+    const expectedCorrect = rowsOf(evalLogits.get(1)!, IMAGE_COUNT).filter((row, i) => argmax(row) === labels[i]).length
+    const report = JSON.parse(
+      await podman('run', '--rm', '--read-only', '--volume', `${modelDir}:/models:ro`, IMAGE, 'eval', '--model', '/models/1', '--limit', String(IMAGE_COUNT), '--json'),
+    )
+    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, backend: 'wasm', images: IMAGE_COUNT, correct: expectedCorrect})
   })
 
   it('picks up a new version exported by root into the mounted folder', async () => {

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
-import {existsSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:http'
-import {AddressInfo} from 'node:net'
+import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -91,27 +89,6 @@ describe('export format', () => {
     const stock = tf.tidy(() => (model.predict(tf.tensor3d(images, [10, 28, 28])) as tf.Tensor).dataSync())
     model.dispose()
     expect(maxAbsDifference(stock, logitsOf(weights, images))).toBeLessThanOrEqual(1e-5)
-  })
-
-  it('loads over HTTP with stock tf.loadLayersModel("…/model.json"), as a browser would', async () => {
-    const exportDir = join(temp.dir, 'http')
-    const result = await exportOf(exportDir)
-    const server = createServer((request, response) => {
-      const file = join(exportDir, decodeURIComponent(request.url ?? '/'))
-      if (!existsSync(file)) return void response.writeHead(404).end()
-      response.writeHead(200).end(readFileSync(file))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    try {
-      const {port} = server.address() as AddressInfo
-      const model = await tf.loadLayersModel(`http://127.0.0.1:${port}/${result.version}/model.json`)
-      const images = probeImages(3)
-      const stock = tf.tidy(() => (model.predict(tf.tensor3d(images, [3, 28, 28])) as tf.Tensor).dataSync())
-      model.dispose()
-      expect(maxAbsDifference(stock, logitsOf(weights, images))).toBeLessThanOrEqual(1e-5)
-    } finally {
-      server.close()
-    }
   })
 
   it('signature.json matches the serving contract, records provenance, and its checksums verify', async () => {

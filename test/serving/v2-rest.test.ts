@@ -11,6 +11,7 @@ import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {ServingCore, ServingError, ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
 import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtures.js'
+import {CLASSES, PIXELS, argmaxRows, bytesOf, expectLogits, floatsOf} from './v2-fixtures.js'
 
 /**
  * The Open Inference Protocol's REST API (KServe V2) over the real serve stack, driven by a client
@@ -21,9 +22,6 @@ import {mnistTestImages, referenceLogits, writeTestExport} from './serving-fixtu
 const SEED = 7
 const VERSION = 3
 const MAX_BATCH = 64
-const TOLERANCE = 1e-5
-const PIXELS = 784
-const CLASSES = 10
 
 const logged: string[] = []
 const log: ServingLog = {info: (m) => logged.push(m), warn: (m) => logged.push(m), error: (m) => logged.push(m)}
@@ -61,7 +59,7 @@ function nested(values: Float32Array, count: number): number[][][] {
 }
 
 async function v2(method: string, path: string, body?: string | Buffer | object, headers: Record<string, string> = {}): Promise<V2Answer> {
-  const payload = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body)
+  const payload = body === undefined || typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body)
   const response = await fetch(`${server.url}${path}`, {method, headers, body: payload})
   const bytes = Buffer.from(await response.arrayBuffer())
   const headerLength = response.headers.get('inference-header-content-length')
@@ -86,15 +84,7 @@ function binaryRequest(header: object, data: Buffer): {body: Buffer; headers: Re
   return {body: Buffer.concat([json, data]), headers: {'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(json.length)}}
 }
 
-function bytesOf(values: Float32Array): Buffer {
-  const bytes = Buffer.alloc(values.length * 4)
-  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4))
-  return bytes
-}
 
-function floatsOf(bytes: Buffer): number[] {
-  return Array.from({length: bytes.length / 4}, (_, i) => bytes.readFloatLE(i * 4))
-}
 
 /** BYTES elements: a little-endian uint32 length before each. */
 function stringsOf(bytes: Buffer): string[] {
@@ -113,19 +103,7 @@ function output(answer: V2Answer, name: string): V2Output {
   return found
 }
 
-function argmaxRows(values: ArrayLike<number>, count: number): number[] {
-  return Array.from({length: count}, (_, i) => {
-    let best = 0
-    for (let k = 1; k < CLASSES; k++) if (values[i * CLASSES + k] > values[i * CLASSES + best]) best = k
-    return best
-  })
-}
 
-function expectLogits(values: ArrayLike<number>, count: number): void {
-  expect(values.length).toBe(count * CLASSES)
-  for (let i = 0; i < count * CLASSES; i++) expect(Math.abs(values[i] - expected[i])).toBeLessThanOrEqual(TOLERANCE)
-  expect(argmaxRows(values, count)).toEqual(argmaxRows(expected, count))
-}
 
 function softmax(values: ArrayLike<number>, count: number): number[] {
   const out: number[] = []
@@ -197,12 +175,12 @@ describe('V2 REST: inference gets what eval computes', () => {
     expect(flat.json).toMatchObject({model_name: 'mnist', model_version: String(VERSION), id: `flat-${count}`})
     expect(flat.json.outputs!.map((o) => o.name)).toEqual(['y_output'])
     expect(output(flat, 'y_output')).toMatchObject({datatype: 'FP32', shape: [count, 10]})
-    expectLogits(output(flat, 'y_output').data as number[], count)
+    expectLogits(output(flat, 'y_output').data as number[], expected, count)
 
     const rows = await v2('POST', `/v2/models/mnist/versions/${VERSION}/infer`, {inputs: [jsonInput(count, nested(images(count), count), [count, 28, 28])], outputs: [{name: 'y_output'}]})
     expect(rows.status).toBe(200)
     expect(rows.json.id).toBeUndefined()
-    expectLogits(output(rows, 'y_output').data as number[], count)
+    expectLogits(output(rows, 'y_output').data as number[], expected, count)
   })
 
   it.each([1, 64])('binary tensors both ways, batch of %i', async (count) => {
@@ -212,7 +190,7 @@ describe('V2 REST: inference gets what eval computes', () => {
     expect(answer.status).toBe(200)
     expect(answer.headers.get('content-type')).toBe('application/octet-stream')
     expect(output(answer, 'y_output')).toEqual({name: 'y_output', datatype: 'FP32', shape: [count, 10], parameters: {binary_data_size: count * CLASSES * 4}})
-    expectLogits(floatsOf(answer.binary.get('y_output')!), count)
+    expectLogits(floatsOf(answer.binary.get('y_output')!), expected, count)
   })
 
   it('binary inputs with JSON outputs, and JSON inputs with binary_data_output', async () => {
@@ -220,11 +198,11 @@ describe('V2 REST: inference gets what eval computes', () => {
     const {body, headers} = binaryRequest(header, bytesOf(images(2)))
     const jsonOut = await v2('POST', '/v2/models/mnist/infer', body, headers)
     expect(jsonOut.headers.get('content-type')).toBe('application/json')
-    expectLogits(output(jsonOut, 'y_output').data as number[], 2)
+    expectLogits(output(jsonOut, 'y_output').data as number[], expected, 2)
 
     const allBinary = await v2('POST', '/v2/models/mnist/infer', {parameters: {binary_data_output: true}, inputs: [jsonInput(2)], outputs: [{name: 'y_output'}, {name: 'probabilities', parameters: {binary_data: false}}]})
     expect(allBinary.headers.get('content-type')).toBe('application/octet-stream')
-    expectLogits(floatsOf(allBinary.binary.get('y_output')!), 2)
+    expectLogits(floatsOf(allBinary.binary.get('y_output')!), expected, 2)
     expect(allBinary.binary.has('probabilities')).toBe(false)
     const probabilities = output(allBinary, 'probabilities').data as number[]
     softmax(expected, 2).forEach((p, i) => expect(Math.abs(probabilities[i] - p)).toBeLessThanOrEqual(1e-6))
@@ -233,7 +211,7 @@ describe('V2 REST: inference gets what eval computes', () => {
   it('a request naming no outputs gets every output the metadata lists, logits then probabilities', async () => {
     const answer = await v2('POST', '/v2/models/mnist/infer', {inputs: [jsonInput(3)]})
     expect(answer.json.outputs!.map((o) => o.name)).toEqual(['y_output', 'probabilities'])
-    expectLogits(output(answer, 'y_output').data as number[], 3)
+    expectLogits(output(answer, 'y_output').data as number[], expected, 3)
     const probabilities = output(answer, 'probabilities').data as number[]
     softmax(expected, 3).forEach((p, i) => expect(Math.abs(probabilities[i] - p)).toBeLessThanOrEqual(1e-6))
   })
@@ -267,7 +245,7 @@ describe('V2 REST: inference gets what eval computes', () => {
     const answer = await v2('POST', '/v2/models/mnist/infer', bytesOf(images(1)), {'Inference-Header-Content-Length': '0'})
     expect(answer.status).toBe(200)
     expect(answer.json.outputs!.map((o) => o.name)).toEqual(['y_output', 'probabilities'])
-    expectLogits(floatsOf(answer.binary.get('y_output')!), 1)
+    expectLogits(floatsOf(answer.binary.get('y_output')!), expected, 1)
   })
 
   it('counts V2 requests in /metrics under their own routes, in the shared batching metrics', async () => {
@@ -398,9 +376,9 @@ describe('V2 REST: every malformed request gets its status and a one-line error,
     bads.forEach((answer, i) => expect(answer.status).toBe(BAD_REQUESTS[i].status))
     for (const [jsonAnswer, binaryAnswer] of goods) {
       expect(jsonAnswer.status).toBe(200)
-      expectLogits(output(jsonAnswer, 'y_output').data as number[], 8)
+      expectLogits(output(jsonAnswer, 'y_output').data as number[], expected, 8)
       expect(binaryAnswer.status).toBe(200)
-      expectLogits(output(binaryAnswer, 'y_output').data as number[], 8)
+      expectLogits(output(binaryAnswer, 'y_output').data as number[], expected, 8)
     }
     expect(await metric('mnist_serving_num_tensors')).toBe(tensorsBefore)
     expect(logged.filter((line) => /error/i.test(line))).toEqual([])

@@ -35,11 +35,18 @@ export abstract class MnistCommand extends Command {
     return backend
   }
 
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+  protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof UserError) {
       process.exitCode = 1
       if (this.jsonEnabled()) this.logJson({error: error.message})
       this.logToStderr(`Error: ${error.message}`)
+      return undefined
+    }
+    if (this.jsonEnabled()) {
+      // oclif would print its whole error object (a flag error carries the parser's state and
+      // config): with --json, every failure is one {"error": "…"} object, as for a UserError.
+      process.exitCode = error.oclif?.exit ?? error.exitCode ?? 1
+      this.logJson({error: error.message.split('\n')[0]})
       return undefined
     }
     return super.catch(error)

@@ -11,11 +11,10 @@ const HOST_IS_LITTLE_ENDIAN = endianness() === 'LE'
 
 /** The float32 values of `bytes` (a multiple of 4 long), whatever its alignment. */
 export function float32FromLittleEndian(bytes: Uint8Array): Float32Array {
-  const values = new Float32Array(Math.floor(bytes.length / FLOAT32_BYTES))
-  if (HOST_IS_LITTLE_ENDIAN) {
-    new Uint8Array(values.buffer).set(bytes.subarray(0, values.length * FLOAT32_BYTES))
-    return values
-  }
+  const count = Math.floor(bytes.length / FLOAT32_BYTES)
+  // ArrayBuffer.slice copies into fresh, aligned memory without zero-filling it first.
+  if (HOST_IS_LITTLE_ENDIAN) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * FLOAT32_BYTES))
+  const values = new Float32Array(count)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * FLOAT32_BYTES, true)
   return values

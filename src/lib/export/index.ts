@@ -14,5 +14,5 @@ export {
   unfinishedExports,
 } from './versions.js'
 export type {ExportVersionEntry, ExportedModel, VersionFolder} from './versions.js'
-export {EXPORT_PAUSE_ENV, writeExport} from './write.js'
+export {writeExport} from './write.js'
 export type {ExportResult, WriteExportOptions} from './write.js'

@@ -29,14 +29,6 @@ import {ONNX_VERIFY_TOLERANCE, VERIFY_TOLERANCE, maxDifferenceFromOnnxRuntime, m
 import {nextVersion} from './versions.js'
 import {requireInteger} from '../core/validation.js'
 
-/**
- * Test hook: when set to a number of milliseconds, the export pauses that long half-way through
- * writing its files (after model.json, before weights.bin) and says so on stderr, so a test can
- * kill the process mid-write.
- */
-export const EXPORT_PAUSE_ENV = 'MNIST_RNN_TEST_EXPORT_PAUSE_MS'
-export const EXPORT_PAUSE_MESSAGE = 'export: paused mid-write'
-
 export interface WriteExportOptions {
   weights: ClassifierWeights
   exportDir: string
@@ -51,6 +43,11 @@ export interface WriteExportOptions {
   /** Also write model.onnx, verified in ONNX Runtime (default true; false writes only the TF.js Layers format). */
   onnx?: boolean
   onnxTolerance?: number
+  /**
+   * Awaited half-way through writing the files (model.json written, weights.bin not yet), with
+   * the temporary folder: where a test stops the process to see that a crash publishes nothing.
+   */
+  midWrite?: (tempPath: string) => Promise<void>
 }
 
 export interface ExportResult {
@@ -88,7 +85,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   try {
     const {modelJson, weightsBin} = await layersModelFiles(weights)
     writeFileDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
-    await pauseIfAsked(tempPath)
+    await options.midWrite?.(tempPath)
     writeFileDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
     const files: Record<string, FileRecord> = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
 
@@ -162,13 +159,6 @@ function makeTempFolder(exportDir: string): string {
   } catch (error) {
     throw new UserError(`cannot write to export directory ${exportDir}: ${fileProblem(error)}`)
   }
-}
-
-async function pauseIfAsked(tempPath: string): Promise<void> {
-  const pauseMs = Number(process.env[EXPORT_PAUSE_ENV])
-  if (!(pauseMs > 0)) return
-  process.stderr.write(`${EXPORT_PAUSE_MESSAGE} in ${tempPath}\n`)
-  await new Promise((resolve) => setTimeout(resolve, pauseMs))
 }
 
 /** Renames the finished folder into place; returns whether it replaced an existing version. */

@@ -12,13 +12,14 @@ export interface ModelSource {
   model?: string
 }
 
-/** The weights to evaluate (tf.Variables: the caller disposes them), what they are, and an export's signature. */
-export async function loadModelForEvaluation(source: ModelSource): Promise<{weights: ClassifierWeights; model: EvaluatedModel; signature?: ExportSignature}> {
+/** The weights to evaluate (tf.Variables: the caller disposes them), model.onnx's bytes for an export that has them, what they are, and an export's signature. */
+export async function loadModelForEvaluation(source: ModelSource): Promise<{weights: ClassifierWeights; onnxModel?: Buffer; model: EvaluatedModel; signature?: ExportSignature}> {
   if (source.model !== undefined) {
     const {exportDir, version} = resolveExportPath(source.model)
     const exported = await loadExportedModel(exportDir, version)
     return {
       weights: exported.weights,
+      onnxModel: exported.onnxModel,
       model: {
         kind: 'export',
         path: exported.path,

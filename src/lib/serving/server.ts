@@ -4,7 +4,7 @@ import {AddressInfo} from 'node:net'
 import {BackendName} from '../backend.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {Batcher} from './core/batcher.js'
-import {InferencePool} from './inference/pool.js'
+import {InferencePool, StartInferenceWorker} from './inference/pool.js'
 import {InProcessInference, Inference} from './inference/in-process.js'
 import {selectServingEngine} from './core/engine-selection.js'
 import {EngineSelection} from '../export/engines/engine.js'
@@ -55,11 +55,17 @@ export interface RunningServer {
   shutdown(): Promise<void>
 }
 
+/** Stand-ins a test passes for the parts of the server it must control; `serve` passes none. */
+export interface ServerSeams {
+  /** How inference workers are started (default: worker threads). */
+  startWorker?: StartInferenceWorker
+}
+
 /**
  * Starts `serve`: inference workers, the model manager (first version loaded and warmed before
  * anything listens), the batcher, the one ServingCore, the REST app and any extra front ends.
  */
-export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
+export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = [], seams: ServerSeams = {}): Promise<RunningServer> {
   checkServeOptions(options)
   const model = options.modelConfigFile ? readModelConfigFile(options.modelConfigFile) : undefined
   const modelName = model?.name ?? options.modelName
@@ -67,7 +73,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   checkModelDir(modelDir)
   const metrics = new ServingMetrics()
   const policy = model?.policy ?? versionPolicyOf(options)
-  const engine = await selectServingEngine(modelDir, options.engine, policy)
+  const engine = await selectServingEngine(modelDir, options.engine ?? 'auto', policy)
   const workers = options.workers ?? defaultWorkers(engine.engine)
   const onnxThreads = options.onnxThreads ?? DEFAULT_ONNX_THREADS
   const inferenceOptions = {
@@ -77,7 +83,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     warmBatchSize: options.maxBatchSize,
   }
   const pool: Inference =
-    workers === 0 ? new InProcessInference(inferenceOptions) : new InferencePool({...inferenceOptions, workers, log}, () => metrics.countWorkerRestart())
+    workers === 0
+      ? new InProcessInference(inferenceOptions)
+      : new InferencePool({...inferenceOptions, workers, log, startWorker: seams.startWorker}, () => metrics.countWorkerRestart())
   const manager = new ModelManager(
     {
       modelDir,

@@ -6,7 +6,7 @@ import {ModelRunner, VerifiedVersion, payloadFor} from './model-runner.js'
 import {InferencePool, InferencePoolOptions} from './pool.js'
 
 /** What the server needs of its inference: the worker pool, or the serving thread itself. */
-export type Inference = Pick<InferencePool, 'start' | 'load' | 'unload' | 'run' | 'close' | 'numTensors' | 'size' | 'restarts' | 'simulateCrash'>
+export type Inference = Pick<InferencePool, 'start' | 'load' | 'unload' | 'run' | 'close' | 'numTensors' | 'size' | 'restarts'>
 
 /**
  * Inference on the serving thread itself (`--workers 0`): no worker threads and no message
@@ -58,10 +58,6 @@ export class InProcessInference implements Inference {
     } catch (error) {
       throw new ServingError('INTERNAL', `inference failed: ${errorMessage(error).split('\n')[0]}`)
     }
-  }
-
-  async simulateCrash(): Promise<void> {
-    throw new Error('inference runs on the serving thread (--workers 0): there is no worker to crash')
   }
 
   async close(): Promise<void> {

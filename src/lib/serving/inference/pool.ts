@@ -1,5 +1,3 @@
-import {Worker} from 'node:worker_threads'
-
 import {BackendChoice, BackendName} from '../../backend.js'
 import {UserError, errorMessage} from '../../core/errors.js'
 import {EngineName, EngineOptions} from '../../export/engines/engine.js'
@@ -19,7 +17,20 @@ export interface InferencePoolOptions {
   /** The largest batch; each worker warms a new version with one this size. */
   warmBatchSize: number
   log: ServingLog
+  /** Starts one inference worker; default: a worker thread running ./worker.ts (tests pass a fake). */
+  startWorker?: StartInferenceWorker
 }
+
+/** What the pool needs of an inference worker: node:worker_threads' Worker, or a stand-in. */
+export interface InferenceWorker {
+  postMessage(message: WorkerRequest): void
+  terminate(): Promise<number>
+  on(event: 'message', listener: (message: WorkerMessage) => void): this
+  on(event: 'error', listener: (error: Error) => void): this
+  on(event: 'exit', listener: (code: number) => void): this
+}
+
+export type StartInferenceWorker = (workerData: InferenceWorkerData) => InferenceWorker
 
 /** A batch whose worker died is run again on another; one that kills two workers fails. */
 const MAX_BATCH_ATTEMPTS = 2
@@ -27,6 +38,9 @@ const FIRST_RESTART_DELAY_MS = 50
 const MAX_RESTART_DELAY_MS = 5000
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url)
+
+/** The real inference worker: a thread running ./worker.ts. */
+export const startInferenceWorker: StartInferenceWorker = (workerData) => startModuleWorker(WORKER_MODULE, {workerData})
 
 interface Job extends PendingLogits {
   attempts: number
@@ -42,7 +56,7 @@ interface Pending {
 
 interface WorkerSlot {
   index: number
-  worker: Worker
+  worker: InferenceWorker
   /** Its backend is up. */
   ready: boolean
   /** Versions this worker has loaded and warmed. */
@@ -135,11 +149,6 @@ export class InferencePool {
     })
   }
 
-  /** Kills worker `index` as a crash would (for tests of the restart path). */
-  async simulateCrash(index: number): Promise<void> {
-    await this.slots[index].worker.terminate()
-  }
-
   async close(): Promise<void> {
     this.closing = true
     for (const timer of this.restartTimers) clearTimeout(timer)
@@ -150,7 +159,7 @@ export class InferencePool {
   private spawn(index: number): WorkerSlot {
     const {engine, engineOptions, backend, warmBatchSize} = this.options
     const workerData: InferenceWorkerData = {engine, engineOptions, backend, warmBatchSize}
-    const worker = startModuleWorker(WORKER_MODULE, {workerData})
+    const worker = (this.options.startWorker ?? startInferenceWorker)(workerData)
     const slot: WorkerSlot = {index, worker, ready: false, loaded: new Set(), pending: new Map(), numTensors: 0, exited: false}
     worker.on('message', (message: WorkerMessage) => (message.type === 'reply' ? this.onReply(slot, message) : this.onStartup(slot, message)))
     worker.on('error', (error) => {

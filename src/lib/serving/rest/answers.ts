@@ -3,9 +3,23 @@ import {IncomingMessage, ServerResponse} from 'node:http'
 import {errorMessage} from '../../core/errors.js'
 import {errorAnswerOf} from './http-errors.js'
 import {RouteLabel, ServingMetrics} from '../core/metrics.js'
-import {ServingLog} from '../api.js'
+import {ServingCore, ServingLog} from '../api.js'
 
-/** How the routes answered on node:http (not through Express) send, count and refuse. */
+/**
+ * What the HTTP routes are given, and how those answered on node:http (not through Express)
+ * send, count and refuse.
+ */
+
+export interface RestRouteOptions {
+  core: ServingCore
+  /** The model the Flask route, /healthz and /v2/health/ready answer for. */
+  modelName: string
+  metrics: ServingMetrics
+  /** Largest JSON body accepted, in bytes and as the user wrote it ("1mb"). */
+  bodyLimitBytes: number
+  bodyLimitText: string
+  log: ServingLog
+}
 
 export function pathOf(url: string | undefined): string {
   const path = url ?? '/'

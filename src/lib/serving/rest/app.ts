@@ -1,18 +1,18 @@
 import express, {NextFunction, Request, Response} from 'express'
 import {IncomingMessage, RequestListener} from 'node:http'
 
-import {observe, pathOf, send, sendError} from './answers.js'
+import {RestRouteOptions, observe, pathOf, send, sendError} from './answers.js'
 import {HttpError, malformedRequest, methodNotAllowed} from './http-errors.js'
 import {readJsonBody} from './json-body.js'
 import {RouteLabel} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
-import {V2RestOptions, createV2Routes} from './v2.js'
+import {createV2Routes} from './v2.js'
 import {labelsBody, logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
 import {ServingCore, ServingError, VersionChoice} from '../api.js'
 import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
-/** What the V2 routes need (the model the Flask route and /healthz answer for, the body limit, …), and more. */
-export interface RestAppOptions extends V2RestOptions {
+/** The shared REST options, and the drawing page. */
+export interface RestAppOptions extends RestRouteOptions {
   /** The drawing page at `GET /` for browsers; off (`--no-ui`) when absent. */
   drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
 }

@@ -81,18 +81,22 @@ function splitBody(body: Buffer, headerLengthText: string | undefined): {json: B
  */
 function copyTensorData(data: unknown, out: Float32Array, input: V2InputHeader): number {
   let count = 0
-  const visit = (value: unknown, depth: number): void => {
-    if (Array.isArray(value)) {
-      if (depth >= input.shape.length) throw invalid(`input ${input.name} data is nested deeper than its shape [${input.shape.join(',')}]`)
-      for (let i = 0; i < value.length; i++) visit(value[i], depth + 1)
-      return
+  const copyList = (list: unknown[], depth: number): void => {
+    if (depth > input.shape.length) throw invalid(`input ${input.name} data is nested deeper than its shape [${input.shape.join(',')}]`)
+    for (let i = 0; i < list.length; i++) {
+      const value = list[i]
+      if (typeof value === 'number') {
+        if (count < out.length) out[count] = value
+        count++
+      } else if (Array.isArray(value)) {
+        copyList(value, depth + 1)
+      } else {
+        throw invalid(`input ${input.name} data[${count}] is ${describeValue(value)}; values must be finite numbers`)
+      }
     }
-    if (typeof value !== 'number') throw invalid(`input ${input.name} data[${count}] is ${describeValue(value)}; values must be finite numbers`)
-    if (count < out.length) out[count] = value
-    count++
   }
   if (!Array.isArray(data)) throw invalid(`input ${input.name} data must be a list of numbers, got ${describeValue(data)}`)
-  visit(data, 0)
+  copyList(data, 1)
   return count
 }
 

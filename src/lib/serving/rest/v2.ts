@@ -1,12 +1,11 @@
 import {IncomingMessage, ServerResponse} from 'node:http'
 
-import {observe, sendError} from './answers.js'
+import {RestRouteOptions, observe, sendError} from './answers.js'
 import {HttpError, methodNotAllowed} from './http-errors.js'
 import {readBody} from './json-body.js'
 import {INFERENCE_HEADER_LENGTH_HEADER, encodeV2InferResponse, parseV2InferBody} from './v2-body.js'
-import {RouteLabel, ServingMetrics} from '../core/metrics.js'
+import {RouteLabel} from '../core/metrics.js'
 import {inferV2, v2ModelMetadata, v2ModelReady, v2ServerMetadata} from '../core/v2-inference.js'
-import {ServingCore, ServingLog} from '../api.js'
 
 /**
  * The Open Inference Protocol's (KServe V2) REST API, on the same port as the other routes and
@@ -19,17 +18,6 @@ import {ServingCore, ServingLog} from '../api.js'
  *   GET  /v2/models/NAME[/versions/N]/ready             model readiness (503 while not ready)
  *   POST /v2/models/NAME[/versions/N]/infer             inference: JSON, or binary tensors
  */
-
-export interface V2RestOptions {
-  core: ServingCore
-  /** The model the unversioned routes and the health checks answer for. */
-  modelName: string
-  metrics: ServingMetrics
-  /** Largest body accepted, in bytes and as the user wrote it ("1mb"). */
-  bodyLimitBytes: number
-  bodyLimitText: string
-  log: ServingLog
-}
 
 /** /v2/models/NAME[/versions/N][/ready|/infer] */
 const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer))?$/
@@ -64,13 +52,13 @@ function readiness(ready: boolean, body: Record<string, unknown>, reason: string
   return ready ? json(200, {...body, ready}) : json(503, {...body, ready, error: reason})
 }
 
-function serverReadiness(options: V2RestOptions): Answer {
+function serverReadiness(options: RestRouteOptions): Answer {
   if (options.core.isReady()) return readiness(true, {}, '')
   const available = options.core.status(options.modelName).some((status) => status.state === 'AVAILABLE')
   return readiness(false, {}, available ? 'shutting down' : `no version of ${options.modelName} is available`)
 }
 
-async function answer(route: V2Route, request: IncomingMessage, path: string, options: V2RestOptions): Promise<Answer> {
+async function answer(route: V2Route, request: IncomingMessage, path: string, options: RestRouteOptions): Promise<Answer> {
   const method = request.method ?? ''
   if (route.label === 'v2_infer') {
     if (method !== 'POST') throw methodNotAllowed(method, path, 'POST')
@@ -94,7 +82,9 @@ async function answer(route: V2Route, request: IncomingMessage, path: string, op
     case 'v2_model_ready': {
       const ready = v2ModelReady(options.core, route.modelName, route.version)
       const which = route.version === undefined ? route.modelName : `version ${route.version} of ${route.modelName}`
-      return readiness(ready, {name: route.modelName}, `${which} is not available`)
+      const available = options.core.status(route.modelName).some((status) => status.state === 'AVAILABLE')
+      const shuttingDown = available && !options.core.isReady()
+      return readiness(ready, {name: route.modelName}, shuttingDown ? 'shutting down' : `${which} is not available`)
     }
   }
 }
@@ -109,7 +99,7 @@ function sendAnswer(response: ServerResponse, {status, body, headers}: Answer): 
  * true, or returns false and leaves it to the other routes (an unknown /v2/… path gets the
  * same 404 as any unknown path).
  */
-export function createV2Routes(options: V2RestOptions): (request: IncomingMessage, response: ServerResponse, path: string) => boolean {
+export function createV2Routes(options: RestRouteOptions): (request: IncomingMessage, response: ServerResponse, path: string) => boolean {
   return (request, response, path) => {
     if (!path.startsWith('/v2')) return false
     const route = routeOf(path)
