@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {MnistCommand, backendFlag, numberFlag} from '../lib/cli/base-command.js'
 import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
-import {DEFAULT_ONNX_THREADS, DEFAULT_ONNX_WORKERS, SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
+import {DEFAULT_ONNX_THREADS, DEFAULT_ONNX_WORKERS, SERVE_DEFAULTS, ServeOptions, parseLabels, parseVersionPolicy} from '../lib/serving/options.js'
 import {ENGINE_CHOICES, EngineChoice} from '../lib/export/engines/engine.js'
 import {startServer} from '../lib/serving/server.js'
 import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
@@ -20,6 +20,9 @@ export default class Serve extends MnistCommand {
     '<%= config.bin %> serve --no-ui   # the API only: no drawing page at GET /',
     "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also gRPC: TF Serving's PredictionService and ModelService, V2's GRPCInferenceService",
     '<%= config.bin %> serve --engine tfjs --backend wasm   # TF.js instead of ONNX Runtime',
+    '<%= config.bin %> serve --versions all --label stable=1 --label canary=2   # /v1/models/mnist/labels/canary:predict',
+    '<%= config.bin %> serve --model-config models.config   # policy and labels re-read while serving, as TF Serving',
+    '<%= config.bin %> serve --host 0.0.0.0 --drain-grace-seconds 5   # on Kubernetes: keeps answering while endpoints update',
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
     `curl -s -X POST localhost:5000/v2/models/mnist/infer -d '{"inputs": [{"name": "x_input", "shape": [1, 784], "datatype": "FP32", "data": [...784 pixels...]}]}'`,
   ]
@@ -29,7 +32,24 @@ export default class Serve extends MnistCommand {
     host: Flags.string({default: SERVE_DEFAULTS.host, description: 'address to listen on; 0.0.0.0 exposes the server to the network'}),
     'model-dir': Flags.string({default: SERVE_DEFAULTS.modelDir, description: 'export directory holding version folders (1/, 2/, …)', helpValue: 'DIR'}),
     'model-name': Flags.string({default: SERVE_DEFAULTS.modelName, description: 'model name in /v1/models/NAME'}),
-    version: Flags.integer({description: 'serve only this version (default: the highest valid one, and newer ones as they appear)'}),
+    version: Flags.integer({description: 'serve only this version (the same as --versions specific:N)', exclusive: ['versions']}),
+    versions: Flags.string({
+      default: 'latest',
+      helpValue: 'POLICY',
+      description:
+        "which versions are loaded and AVAILABLE at once, as TF Serving's model_version_policy: latest (the highest that loads), latest:N, all, or specific:1,3; each answers on /versions/N, unversioned requests get the highest",
+    }),
+    label: Flags.string({
+      multiple: true,
+      helpValue: 'NAME=VERSION',
+      description: 'a version label (repeatable): /v1/models/NAME/labels/LABEL:predict and gRPC model_spec.version_label go to VERSION, which must be AVAILABLE',
+    }),
+    'model-config': Flags.string({
+      helpValue: 'FILE',
+      exclusive: ['model-dir', 'model-name', 'versions', 'version', 'label'],
+      description:
+        "TF Serving's model config file (ModelServerConfig text format: model_config_list { config { name base_path model_version_policy version_labels } }), re-read every --poll-seconds so that the version policy and labels change without a restart",
+    }),
     'max-batch-size': Flags.integer({default: SERVE_DEFAULTS.maxBatchSize, description: 'most images per forward pass (and per request)'}),
     'batch-timeout-ms': numberFlag({default: SERVE_DEFAULTS.batchTimeoutMs, description: 'longest a request waits for others to share its forward pass'}),
     'max-queue': Flags.integer({default: SERVE_DEFAULTS.maxQueue, description: 'requests allowed to wait; beyond that: 503 with Retry-After'}),
@@ -53,6 +73,15 @@ export default class Serve extends MnistCommand {
         "also serve gRPC on this port, same host (0 picks a free one); off when omitted: TensorFlow Serving's API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) and the Open Inference Protocol's inference.GRPCInferenceService",
     }),
     ui: Flags.boolean({default: true, allowNo: true, description: 'serve the drawing page at GET / to browsers (--no-ui: the API only)'}),
+    'drain-grace-seconds': numberFlag({
+      default: SERVE_DEFAULTS.drainGraceSeconds,
+      description:
+        'after SIGTERM/SIGINT, keep accepting and answering this long (not ready: /readyz answers 503) before the listener closes; on Kubernetes, long enough for the endpoint removal to reach every load balancer',
+    }),
+    'drain-timeout-seconds': numberFlag({
+      default: SERVE_DEFAULTS.drainTimeoutSeconds,
+      description: 'after the listener closed, how long requests under way may take before their connections are cut',
+    }),
     backend: backendFlag,
   }
 
@@ -65,6 +94,9 @@ export default class Serve extends MnistCommand {
       modelDir: flags['model-dir'],
       modelName: flags['model-name'],
       version: flags.version,
+      versionPolicy: parseVersionPolicy(flags.versions),
+      labels: parseLabels(flags.label ?? []),
+      modelConfigFile: flags['model-config'],
       maxBatchSize: flags['max-batch-size'],
       batchTimeoutMs: flags['batch-timeout-ms'],
       maxQueue: flags['max-queue'],
@@ -77,6 +109,8 @@ export default class Serve extends MnistCommand {
       ui: flags.ui,
       engine: flags.engine as EngineChoice,
       onnxThreads: flags['onnx-threads'],
+      drainGraceSeconds: flags['drain-grace-seconds'],
+      drainTimeoutSeconds: flags['drain-timeout-seconds'],
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)
@@ -93,7 +127,8 @@ export default class Serve extends MnistCommand {
     else for (const line of startupLines(server, options)) this.log(line)
 
     const signal = await waitForShutdownSignal((again) => print({event: 'forced', signal: again}, `${again} again: stopping now`, 'stderr'))
-    print({event: 'draining', signal}, `${signal}: no new connections; finishing in-flight requests…`)
+    const grace = options.drainGraceSeconds > 0 ? `answering for ${options.drainGraceSeconds} s more, then ` : ''
+    print({event: 'draining', signal}, `${signal}: draining (not ready); ${grace}finishing the requests under way…`)
     await server.shutdown()
     print({event: 'stopped'}, 'Stopped.')
   }

@@ -26,11 +26,12 @@ function predict(url: string, body: string) {
 
 describe('mnist-rnn serve (CLI)', () => {
   it('prints model, version, signature, backend, workers and URLs; on SIGTERM it finishes in-flight requests and exits 0', async () => {
-    const child = startCli(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '1', '--poll-seconds', '0.2'])
+    const child = startCli(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '1', '--poll-seconds', '0.2', '--label', 'current=2'])
     const {output, line} = waitForLine(child, /Listening on (http:\/\/127\.0\.0\.1:\d+)/)
     const url = (await line)[1]
     const banner = output()
-    expect(banner).toContain(`Model mnist version ${VERSION} from ${temp.dir} (watching for new versions every 0.2 s)`)
+    expect(banner).toContain(`Model mnist version ${VERSION} from ${temp.dir} (--versions latest; watching for changes every 0.2 s)`)
+    expect(banner).toContain(`Labels current=${VERSION}`)
     expect(banner).toContain('Signature serving_default: x_input DT_FLOAT [-1, 28, 28] → y_output DT_FLOAT [-1, 10]')
     expect(banner).toMatch(
       /Engine onnxruntime \(auto: onnxruntime-node 1\.\d+\.\d+ loads and version \d+ has model\.onnx\), 1 intra-op thread, 1 inference worker, batching up to 64 images or 2 ms, queue 1024/,
@@ -46,7 +47,7 @@ describe('mnist-rnn serve (CLI)', () => {
     for (const answer of answers) expect(((await answer.json()) as {predictions: number[][]}).predictions).toHaveLength(IMAGES_PER_REQUEST)
     const [code] = await exited
     expect(code).toBe(0)
-    expect(output()).toContain('SIGTERM: no new connections; finishing in-flight requests…')
+    expect(output()).toContain('SIGTERM: draining (not ready); finishing the requests under way…')
     expect(output()).toContain('Stopped.')
     await expect(predict(url, bigRequest)).rejects.toThrow()
   })
@@ -76,6 +77,12 @@ describe('mnist-rnn serve (CLI)', () => {
     const badFlag = runCli(['serve', '--model-dir', temp.dir, '--max-batch-size', '0'])
     expect(badFlag.status).toBe(1)
     expect(badFlag.stderr).toContain('Error: --max-batch-size must be a whole number ≥ 1, got 0')
+
+    const badLabel = runCli(['serve', '--model-dir', temp.dir, '--workers', '1', '--versions', 'all', '--label', 'canary=9'])
+    expect(badLabel.status).toBe(1)
+    expect(linesOf(badLabel.stderr).filter((text) => text.startsWith('Error'))).toEqual([
+      `Error: --label: label canary names version 9 of mnist, which is not available (available: ${VERSION})`,
+    ])
 
     const busy = createServer().listen(0, '127.0.0.1')
     await once(busy, 'listening')

@@ -228,7 +228,7 @@ describe('the container image', () => {
     await Promise.all(held.map((request) => request.continued))
 
     const stop = run('podman', ['stop', '--time', String(GRACE_SECONDS), CONTAINER])
-    await container.waitForOutput('SIGTERM: no new connections', GRACE_SECONDS * 1000)
+    await container.waitForOutput('SIGTERM: draining', GRACE_SECONDS * 1000)
     for (const request of held) request.send()
     const answers = await Promise.all(held.map((request) => request.answered))
 

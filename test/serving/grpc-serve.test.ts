@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
 import {grpcFrontend} from '../../src/lib/serving/grpc/frontend.js'
-import {ServeOptions} from '../../src/lib/serving/options.js'
+import {SERVE_DEFAULTS, ServeOptions} from '../../src/lib/serving/options.js'
 import {RunningServer, startServer} from '../../src/lib/serving/server.js'
 import {ServingLog} from '../../src/lib/serving/api.js'
 import {makeTempDir} from '../helpers/cli.js'
@@ -28,6 +28,7 @@ let reference: Float32Array
 
 function serveOptions(overrides: Partial<ServeOptions>): ServeOptions {
   return {
+    ...SERVE_DEFAULTS,
     host: '127.0.0.1',
     port: 0,
     modelDir: exportDir.dir,

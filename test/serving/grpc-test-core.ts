@@ -83,6 +83,15 @@ export class TestServingCore implements ServingCore {
     return [{version: TEST_VERSION, state: 'AVAILABLE', errorMessage: ''}]
   }
 
+  versionLabels(modelName: string): Record<string, number> {
+    this.checkModel(modelName)
+    return {}
+  }
+
+  isReady(): boolean {
+    return true
+  }
+
   dispose(): void {
     this.release()
     disposeClassifierWeights(this.weights)

@@ -242,6 +242,8 @@ describe('a full queue over HTTP', () => {
       },
       metadata: () => server.core.metadata('mnist'),
       status: () => [],
+      versionLabels: () => ({}),
+      isReady: () => true,
     }
     const listener = createRestListener({core, modelName: 'mnist', metrics: new ServingMetrics(), bodyLimitBytes: 1 << 20, bodyLimitText: '1mb', log})
     const busy = createServer(listener).listen(0, '127.0.0.1')

@@ -386,8 +386,8 @@ describe('V2 REST: every malformed request gets its status and a one-line error,
 })
 
 describe('V2 REST: not ready, draining, overloaded', () => {
-  async function withListener(core: ServingCore, draining: boolean, run: (url: string) => Promise<void>): Promise<void> {
-    const listener = createRestListener({core, modelName: 'mnist', metrics: new ServingMetrics(), bodyLimitBytes: 1 << 20, bodyLimitText: '1mb', log, isDraining: () => draining})
+  async function withListener(core: ServingCore, run: (url: string) => Promise<void>): Promise<void> {
+    const listener = createRestListener({core, modelName: 'mnist', metrics: new ServingMetrics(), bodyLimitBytes: 1 << 20, bodyLimitText: '1mb', log})
     const http = createServer(listener).listen(0, '127.0.0.1')
     await once(http, 'listening')
     try {
@@ -405,10 +405,12 @@ describe('V2 REST: not ready, draining, overloaded', () => {
       throw new ServingError('UNAVAILABLE', 'no version of model mnist is loaded yet', 1)
     },
     status: () => [{version: 1, state: 'LOADING', errorMessage: ''}],
+    versionLabels: () => ({}),
+    isReady: () => false,
   }
 
   it('while loading: live 200, ready and model ready 503 with the reason, metadata and infer 503 with Retry-After', async () => {
-    await withListener(loading, false, async (url) => {
+    await withListener(loading, async (url) => {
       const get = async (path: string) => {
         const response = await fetch(`${url}${path}`)
         return {status: response.status, json: await response.json(), retryAfter: response.headers.get('retry-after')}
@@ -425,7 +427,15 @@ describe('V2 REST: not ready, draining, overloaded', () => {
   })
 
   it('while draining: ready 503 ("shutting down"), live still 200', async () => {
-    await withListener(server.core, true, async (url) => {
+    // The served core once a graceful shutdown has begun: versions AVAILABLE, not ready.
+    const draining: ServingCore = {
+      predict: (request) => server.core.predict(request),
+      metadata: (name, version) => server.core.metadata(name, version),
+      status: (name, version) => server.core.status(name, version),
+      versionLabels: (name) => server.core.versionLabels(name),
+      isReady: () => false,
+    }
+    await withListener(draining, async (url) => {
       const ready = await fetch(`${url}/v2/health/ready`)
       expect(ready.status).toBe(503)
       expect(await ready.json()).toEqual({ready: false, error: 'shutting down'})

@@ -21,6 +21,8 @@ import {TensorSpec} from '../export/format.js'
 export interface GrpcModelOptions {
   modelName?: string
   version?: number
+  /** model_spec.version_label instead of a version number. */
+  versionLabel?: string
   signatureName?: string
   /** Milliseconds until the call fails with DEADLINE_EXCEEDED; none when omitted. */
   deadlineMs?: number
@@ -68,6 +70,7 @@ export class GrpcServingClient {
     return {
       name: options.modelName ?? this.defaultModelName,
       ...(options.version === undefined ? {} : {version: {value: options.version}}),
+      ...(options.versionLabel === undefined ? {} : {version_label: options.versionLabel}),
       signature_name: options.signatureName ?? '',
     }
   }

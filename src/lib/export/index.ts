@@ -10,8 +10,9 @@ export {
   loadExportedModel,
   nextVersion,
   resolveExportPath,
+  scanVersionFolders,
   unfinishedExports,
 } from './versions.js'
-export type {ExportVersionEntry, ExportedModel} from './versions.js'
+export type {ExportVersionEntry, ExportedModel, VersionFolder} from './versions.js'
 export {writeExport} from './write.js'
 export type {ExportResult, WriteExportOptions} from './write.js'

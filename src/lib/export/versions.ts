@@ -2,7 +2,7 @@ import {existsSync, readdirSync, statSync} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
 
 import {UserError} from '../core/errors.js'
-import {cannotReadError, isFolderReadable} from '../core/files.js'
+import {cannotReadError, isFolderReadable, isPermissionError} from '../core/files.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {ExportSignature, TEMP_FOLDER_PREFIX, VersionFormat, versionOfFolderName} from './format.js'
 import {folderProblemOf, loadVerifiedWeights, verifyExportFolder} from './read.js'
@@ -52,13 +52,68 @@ function readExportDir(exportDir: string) {
   }
 }
 
+/** A folder of an export directory named like a version (`3`), as a scan finds it. */
+export interface VersionFolder {
+  version: number
+  path: string
+  /** Names, sizes and times of its files: changes when the folder's contents change. */
+  fingerprint: string
+}
+
+/**
+ * The export directory's version folders, ascending (valid or not: nothing is read but names and
+ * file sizes). Work in progress (`.tmp-export-…`), retired folders and anything not named by a
+ * positive integer are ignored; a folder that vanishes while being scanned is skipped. A folder
+ * this process may not read is kept, so that loading it says so (`cannot read …: permission
+ * denied`). The one scan behind `export`, `eval --model`, `info` and the server's file-system source.
+ */
+export function scanVersionFolders(exportDir: string): VersionFolder[] {
+  let entries
+  try {
+    entries = readdirSync(exportDir, {withFileTypes: true})
+  } catch (error) {
+    throw cannotReadError(exportDir, error)
+  }
+  const folders: VersionFolder[] = []
+  for (const entry of entries) {
+    const version = versionOfFolderName(entry.name)
+    if (version === undefined || !entry.isDirectory()) continue
+    const path = join(exportDir, entry.name)
+    const fingerprint = fingerprintOf(path)
+    if (fingerprint !== undefined) folders.push({version, path, fingerprint})
+  }
+  return folders.sort((a, b) => a.version - b.version)
+}
+
+function fingerprintOf(folder: string): string | undefined {
+  try {
+    return readdirSync(folder)
+      .sort()
+      .map((name) => {
+        const stat = statSync(join(folder, name))
+        return `${name}:${stat.size}:${stat.mtimeMs}`
+      })
+      .join('|')
+  } catch (error) {
+    if (isPermissionError(error)) return unreadableFingerprintOf(folder)
+    return undefined
+  }
+}
+
+/** An unreadable folder's mode and change time: a chmod or chown that may fix it changes them. */
+function unreadableFingerprintOf(folder: string): string | undefined {
+  try {
+    const stat = statSync(folder)
+    return `unreadable:${stat.mode}:${stat.uid}:${stat.gid}:${stat.ctimeMs}`
+  } catch {
+    return undefined
+  }
+}
+
 /** Version numbers of the folders named like a version, ascending (valid or not). */
 export function versionFolders(exportDir: string): number[] {
-  return readExportDir(exportDir)
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => versionOfFolderName(entry.name))
-    .filter((version): version is number => version !== undefined)
-    .sort((a, b) => a - b)
+  checkExportDir(exportDir)
+  return scanVersionFolders(exportDir).map((folder) => folder.version)
 }
 
 /** Every version folder, fully checked (signature, checksums, weights), ascending. */

@@ -28,10 +28,23 @@ export const HTTP_STATUS_OF: Record<ServingErrorCode, number> = {
   INTERNAL: 500,
 }
 
+/**
+ * Which version a request names, as TF Serving's ModelSpec does: a number (`/versions/N`,
+ * `model_spec.version`), a label (`/labels/NAME`, `model_spec.version_label`), or neither: the
+ * highest AVAILABLE version.
+ */
+export type VersionChoice = number | {label: string}
+
+/**
+ * Which versions are loaded and AVAILABLE at once: TF Serving's ServableVersionPolicy
+ * (file_system_storage_path_source.proto): the N highest that load, all of them, or specific ones.
+ */
+export type VersionPolicy = {kind: 'latest'; numVersions: number} | {kind: 'all'} | {kind: 'specific'; versions: number[]}
+
 export interface PredictRequest {
   modelName: string
-  /** A pinned version; the newest loaded version when absent. */
-  version?: number
+  /** A version or label; the highest AVAILABLE version when absent. */
+  version?: VersionChoice
   /** Defaults to "serving_default". */
   signatureName?: string
   /** `count` images, [count, 28, 28] row-major float32, already validated as finite. */
@@ -86,6 +99,14 @@ export interface ServingLog {
  */
 export interface ServingCore {
   predict(request: PredictRequest): Promise<PredictResult>
-  metadata(modelName: string, version?: number): ModelMetadata
-  status(modelName: string, version?: number): VersionStatus[]
+  metadata(modelName: string, version?: VersionChoice): ModelMetadata
+  /** Every version known (loaded, unloaded, refused), highest first; or the one `version` names. */
+  status(modelName: string, version?: VersionChoice): VersionStatus[]
+  /** The model's version labels (label → version), as its model config maps them. */
+  versionLabels(modelName: string): Record<string, number>
+  /**
+   * Readiness, for /readyz and the V2 /v2/health/ready: true while a version is AVAILABLE and no
+   * graceful shutdown has begun. (Liveness is the process answering at all.)
+   */
+  isReady(): boolean
 }

@@ -1,5 +1,5 @@
 import {RunningServer} from './server.js'
-import {ServeOptions} from './options.js'
+import {ServeOptions, formatVersionPolicy} from './options.js'
 import {TensorSpec} from '../export/format.js'
 
 function tensorText(alias: string, info: TensorSpec): string {
@@ -24,18 +24,23 @@ export function startupLines(server: RunningServer, options: ServeOptions): stri
     ? `batching up to ${options.maxBatchSize} images or ${options.batchTimeoutMs} ms`
     : `no batching (one forward pass per request)`
   const model = `${server.url}/v1/models/${server.modelName}`
+  const versions = server.versions.length === 1 ? `version ${server.version}` : `versions ${server.versions.join(', ')}`
+  const labels = Object.entries(server.labels).map(([label, version]) => `${label}=${version}`)
+  const config = options.modelConfigFile ? `; model config ${options.modelConfigFile}` : ''
   const inference =
     server.workers === 0 ? 'inference on the serving thread (--workers 0)' : `${server.workers} inference worker${server.workers === 1 ? '' : 's'}`
   return [
-    `Model ${server.modelName} version ${server.version} from ${options.modelDir}${options.version === undefined ? ` (watching for new versions every ${options.pollSeconds} s)` : ' (pinned)'}`,
+    `Model ${server.modelName} ${versions} from ${server.modelDir} (--versions ${formatVersionPolicy(server.versionPolicy)}${config}; watching for changes every ${options.pollSeconds} s)`,
+    ...(labels.length > 0 ? [`Labels ${labels.join(', ')}`] : []),
     `Signature ${signatures.join('; ')}`,
     `${engineText(server)}, ${inference}, ${batching}, queue ${options.maxQueue}`,
     `  POST ${server.url}/                 Flask: {"data": [784 pixels]} → {"y": [[10 probabilities]]}`,
     `  POST ${model}:predict   TF Serving: {"instances": [...]} or {"inputs": [...]}`,
+    `  POST ${model}/versions/N:predict  or  /labels/LABEL:predict`,
     `  GET  ${model}           status;  GET ${model}/metadata`,
     `  POST ${server.url}/v2/models/${server.modelName}/infer   Open Inference Protocol (KServe V2): JSON or binary tensors`,
     `  GET  ${server.url}/v2   GET ${server.url}/v2/health/{live,ready}   GET ${server.url}/v2/models/${server.modelName}[/ready]`,
-    `  GET  ${server.url}/healthz   GET ${server.url}/metrics`,
+    `  GET  ${server.url}/healthz (live)   GET ${server.url}/readyz (ready)   GET ${server.url}/metrics`,
     ...server.frontends.map((frontend) => `  ${frontend.name} ${frontend.address}`),
     ...(options.ui ? [`Drawing page: open ${server.url}/ in a browser`] : []),
     `Listening on ${server.url} (SIGTERM or Ctrl-C drains and stops)`,
@@ -50,7 +55,10 @@ export function startupInfo(server: RunningServer, options: ServeOptions) {
     port: server.port,
     model: server.modelName,
     version: server.version,
-    modelDir: options.modelDir,
+    versions: server.versions,
+    versionPolicy: formatVersionPolicy(server.versionPolicy),
+    labels: server.labels,
+    modelDir: server.modelDir,
     signatures: server.signatures,
     engine: server.engine.engine,
     engineReason: server.engine.reason,
@@ -61,6 +69,8 @@ export function startupInfo(server: RunningServer, options: ServeOptions) {
     maxBatchSize: options.maxBatchSize,
     batchTimeoutMs: options.batchTimeoutMs,
     maxQueue: options.maxQueue,
+    drainGraceSeconds: options.drainGraceSeconds,
+    drainTimeoutSeconds: options.drainTimeoutSeconds,
     frontends: server.frontends.map(({name, address}) => ({name, address})),
     page: options.ui ? `${server.url}/` : null,
   }

@@ -5,6 +5,7 @@ import {UserError} from '../core/errors.js'
 import {DEFAULT_EXPORT_DIR} from '../export/format.js'
 import {requireInteger} from '../core/validation.js'
 import {ENGINE_CHOICES, EngineChoice, EngineName} from '../export/engines/engine.js'
+import {VersionPolicy} from './api.js'
 
 export const DEFAULT_MODEL_NAME = 'mnist'
 export const DEFAULT_HOST = '127.0.0.1'
@@ -17,8 +18,18 @@ export interface ServeOptions {
   port: number
   modelDir: string
   modelName: string
-  /** Serve only this version; default: the highest valid one, watched for newer. */
+  /** Serve only this version (the same as `versions: specific:N`). */
   version?: number
+  /** Which versions are loaded and AVAILABLE at once (--versions); default latest:1. */
+  versionPolicy: VersionPolicy
+  /** Version labels (--label NAME=VERSION): `/labels/NAME` and gRPC `version_label` route to VERSION. */
+  labels: Record<string, number>
+  /**
+   * A TF Serving ModelServerConfig (text format) naming the model, its base path, version policy
+   * and labels; re-read every poll, so policy and labels change without a restart. It replaces
+   * modelDir, modelName, versionPolicy and labels.
+   */
+  modelConfigFile?: string
   maxBatchSize: number
   batchTimeoutMs: number
   maxQueue: number
@@ -37,6 +48,10 @@ export interface ServeOptions {
   engine?: EngineChoice
   /** ONNX Runtime's intra-op threads per session. Default: DEFAULT_ONNX_THREADS. */
   onnxThreads?: number
+  /** After SIGTERM: seconds of answering on (not ready, `Connection: close`) before the listener closes. */
+  drainGraceSeconds: number
+  /** After the listener closed: seconds requests under way get before their connections are cut. */
+  drainTimeoutSeconds: number
 }
 
 export const SERVE_DEFAULTS = {
@@ -52,6 +67,10 @@ export const SERVE_DEFAULTS = {
   engine: 'auto',
   bodyLimit: '1mb',
   ui: true,
+  versionPolicy: {kind: 'latest', numVersions: 1} as VersionPolicy,
+  labels: {} as Record<string, number>,
+  drainGraceSeconds: 0,
+  drainTimeoutSeconds: 30,
 } as const
 
 /**
@@ -76,6 +95,64 @@ export function parseByteSize(text: string): number {
 }
 const MAX_PORT = 65535
 
+const POLICY_SYNTAX = 'latest, latest:N, all or specific:V1,V2,…'
+
+function positiveWholeNumber(text: string): number | undefined {
+  return /^[1-9]\d*$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : undefined
+}
+
+/** `latest`, `latest:N`, `all`, `specific:1,3` (--versions) as a VersionPolicy; a UserError otherwise. */
+export function parseVersionPolicy(text: string): VersionPolicy {
+  const [kind, argument, ...rest] = text.trim().split(':')
+  const bad = (why: string) => new UserError(`--versions ${text}: ${why} (expected ${POLICY_SYNTAX})`)
+  if (rest.length > 0) throw bad('too many ":"')
+  if (kind === 'all' && argument === undefined) return {kind: 'all'}
+  if (kind === 'latest') {
+    if (argument === undefined) return {kind: 'latest', numVersions: 1}
+    const numVersions = positiveWholeNumber(argument)
+    if (numVersions === undefined) throw bad(`"${argument}" is not a whole number ≥ 1`)
+    return {kind: 'latest', numVersions}
+  }
+  if (kind === 'specific' && argument !== undefined) {
+    const versions = argument.split(',').map((part) => {
+      const version = positiveWholeNumber(part.trim())
+      if (version === undefined) throw bad(`"${part}" is not a version number`)
+      return version
+    })
+    if (new Set(versions).size !== versions.length) throw bad('a version is named twice')
+    return {kind: 'specific', versions: versions.sort((a, b) => b - a)}
+  }
+  throw bad(`unknown policy`)
+}
+
+/** The policy in --versions notation. */
+export function formatVersionPolicy(policy: VersionPolicy): string {
+  if (policy.kind === 'all') return 'all'
+  if (policy.kind === 'specific') return `specific:${policy.versions.join(',')}`
+  return policy.numVersions === 1 ? 'latest' : `latest:${policy.numVersions}`
+}
+
+/** A version label as the REST paths can carry it: a non-empty word without "/", ":" or spaces. */
+export function checkLabelName(label: string, where: string): void {
+  if (!/^[^/:\s]+$/.test(label)) throw new UserError(`${where}: a label must be a word without "/", ":" or spaces, got "${label}"`)
+}
+
+/** `--label stable=1 --label canary=2` as {stable: 1, canary: 2}; a UserError naming a bad one. */
+export function parseLabels(flags: string[]): Record<string, number> {
+  const labels: Record<string, number> = {}
+  for (const flag of flags) {
+    const match = /^([^=]*)=(.*)$/.exec(flag.trim())
+    if (!match) throw new UserError(`--label ${flag}: expected NAME=VERSION, e.g. --label canary=2`)
+    const [, label, versionText] = match
+    checkLabelName(label, `--label ${flag}`)
+    const version = positiveWholeNumber(versionText.trim())
+    if (version === undefined) throw new UserError(`--label ${flag}: "${versionText}" is not a version number`)
+    if (label in labels) throw new UserError(`--label ${flag}: label "${label}" is given twice`)
+    labels[label] = version
+  }
+  return labels
+}
+
 /** UserError naming the first option out of range. */
 export function checkServeOptions(options: ServeOptions): void {
   requireInteger(options.port, '--port', 0)
@@ -87,7 +164,26 @@ export function checkServeOptions(options: ServeOptions): void {
   if (options.engine !== undefined && !ENGINE_CHOICES.includes(options.engine)) throw new UserError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got ${options.engine}`)
   requireInteger(options.version, '--version', 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
+  if (!(options.drainGraceSeconds >= 0)) throw new UserError(`--drain-grace-seconds must be ≥ 0, got ${options.drainGraceSeconds}`)
+  if (!(options.drainTimeoutSeconds > 0)) throw new UserError(`--drain-timeout-seconds must be > 0, got ${options.drainTimeoutSeconds}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)
   if (!(parseByteSize(options.bodyLimit) > 0)) throw new UserError(`--body-limit must be a size like 1mb or 512kb, got ${options.bodyLimit}`)
-  if (!options.modelName || /[/:\s]/.test(options.modelName)) throw new UserError(`--model-name must be a word without "/", ":" or spaces, got "${options.modelName}"`)
+  checkModelName(options.modelName, '--model-name')
+  if (options.version !== undefined && formatVersionPolicy(options.versionPolicy) !== formatVersionPolicy(SERVE_DEFAULTS.versionPolicy)) {
+    throw new UserError('--version and --versions cannot be given together (--version N is --versions specific:N)')
+  }
+  for (const [label, version] of Object.entries(options.labels)) {
+    checkLabelName(label, '--label')
+    requireInteger(version, `--label ${label}`, 1)
+  }
+}
+
+/** A model name as the REST paths can carry it: a non-empty word without "/", ":" or spaces. */
+export function checkModelName(name: string, where: string): void {
+  if (!name || /[/:\s]/.test(name)) throw new UserError(`${where} must be a word without "/", ":" or spaces, got "${name}"`)
+}
+
+/** The version policy `options` ask for: --versions, or specific:N for --version N. */
+export function versionPolicyOf(options: ServeOptions): VersionPolicy {
+  return options.version === undefined ? options.versionPolicy : {kind: 'specific', versions: [options.version]}
 }

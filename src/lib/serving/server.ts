@@ -11,10 +11,12 @@ import {EngineSelection} from '../export/engines/engine.js'
 import {ServingMetrics} from './core/metrics.js'
 import {ModelManager, checkModelDir} from './core/model-manager.js'
 import {createRestListener} from './rest/app.js'
-import {DEFAULT_ONNX_THREADS, ServeOptions, checkServeOptions, defaultWorkers, parseByteSize} from './options.js'
+import {DEFAULT_ONNX_THREADS, ServeOptions, checkServeOptions, defaultWorkers, parseByteSize, versionPolicyOf} from './options.js'
+import {readModelConfigFile} from './core/model-config.js'
 import {BatchingServingCore} from './core/serving-core.js'
-import {DRAIN_TIMEOUT_MS, FrontendStarter, ServingFrontend} from './core/frontend.js'
-import {ServingCore, ServingLog} from './api.js'
+import {FrontendStarter, ServingFrontend} from './core/frontend.js'
+import {HttpDrain} from './shutdown.js'
+import {ServingCore, ServingLog, VersionPolicy} from './api.js'
 import {SignatureDef} from '../export/format.js'
 
 const MS_PER_SECOND = 1000
@@ -24,8 +26,14 @@ export interface RunningServer {
   url: string
   port: number
   modelName: string
-  /** The version served when start-up finished. */
+  /** Where the versions are read from (--model-dir, or the model config's base_path). */
+  modelDir: string
+  /** The version unversioned requests got when start-up finished (the highest AVAILABLE). */
   version: number
+  /** Every version AVAILABLE when start-up finished, highest first. */
+  versions: number[]
+  versionPolicy: VersionPolicy
+  labels: Record<string, number>
   signatures: Record<string, SignatureDef>
   /** Inference worker threads (0: inference runs on the serving thread). */
   workers: number
@@ -39,7 +47,11 @@ export interface RunningServer {
   core: ServingCore
   metrics: ServingMetrics
   pool: Inference
-  /** Stops accepting, lets in-flight requests finish (up to DRAIN_TIMEOUT_MS), stops the workers. */
+  /**
+   * The graceful shutdown: not ready at once, answers for --drain-grace-seconds more, stops
+   * listening, answers every accepted connection, lets batches and gRPC calls finish (cutting
+   * what is left after --drain-timeout-seconds), stops the workers.
+   */
   shutdown(): Promise<void>
 }
 
@@ -55,9 +67,13 @@ export interface ServerSeams {
  */
 export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = [], seams: ServerSeams = {}): Promise<RunningServer> {
   checkServeOptions(options)
-  checkModelDir(options.modelDir)
+  const model = options.modelConfigFile ? readModelConfigFile(options.modelConfigFile) : undefined
+  const modelName = model?.name ?? options.modelName
+  const modelDir = model?.basePath ?? options.modelDir
+  checkModelDir(modelDir)
   const metrics = new ServingMetrics()
-  const engine = await selectServingEngine(options.modelDir, options.engine ?? 'auto', options.version)
+  const policy = model?.policy ?? versionPolicyOf(options)
+  const engine = await selectServingEngine(modelDir, options.engine ?? 'auto', policy)
   const workers = options.workers ?? defaultWorkers(engine.engine)
   const onnxThreads = options.onnxThreads ?? DEFAULT_ONNX_THREADS
   const inferenceOptions = {
@@ -72,12 +88,14 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
       : new InferencePool({...inferenceOptions, workers, log, startWorker: seams.startWorker}, () => metrics.countWorkerRestart())
   const manager = new ModelManager(
     {
-      modelDir: options.modelDir,
-      modelName: options.modelName,
-      pinnedVersion: options.version,
+      modelDir,
+      modelName,
+      policy,
+      labels: model?.labels ?? options.labels,
+      configFile: options.modelConfigFile,
       pollIntervalMs: options.pollSeconds * MS_PER_SECOND,
       log,
-      onServedVersion: (version) => metrics.setServedVersion(options.modelName, version),
+      onChange: (snapshot) => metrics.setVersions(modelName, snapshot),
     },
     pool,
   )
@@ -104,29 +122,26 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   metrics.setEngine({...engine, backend, workers, onnxThreads})
   const core = new BatchingServingCore(manager, batcher)
 
-  let draining = false
   const listener = createRestListener({
     core,
-    modelName: options.modelName,
+    modelName,
     metrics,
     bodyLimitBytes: parseByteSize(options.bodyLimit),
     bodyLimitText: options.bodyLimit,
     log,
-    isDraining: () => draining,
-    drawingPage: options.ui ? {modelDir: options.modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
+    drawingPage: options.ui ? {modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
   })
-  const server = createServer(listener)
-  // Once draining, a connection that finished its request is closed instead of kept alive.
-  server.on('request', (_request, response) => response.on('finish', () => draining && setImmediate(() => server.closeIdleConnections())))
+  const server = createServer()
+  const httpDrain = new HttpDrain(server, listener)
   let port: number
   const frontends: ServingFrontend[] = []
   try {
     port = await listen(server, options.host, options.port)
-    for (const start of frontendStarters) frontends.push(await start({core, metrics, log, modelName: options.modelName}))
+    for (const start of frontendStarters) frontends.push(await start({core, metrics, log}))
   } catch (error) {
     manager.stop()
     server.close()
-    await Promise.all(frontends.map((frontend) => frontend.shutdown()))
+    await Promise.all(frontends.map((frontend) => frontend.shutdown(0)))
     await pool.close()
     throw error
   }
@@ -134,13 +149,17 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
-      draining = true
+      // Not ready from now on; answers close their connections; the listener stays open for the grace.
+      core.beginDraining()
+      httpDrain.beginDraining()
       manager.stop()
+      if (options.drainGraceSeconds > 0) await sleep(options.drainGraceSeconds * MS_PER_SECOND)
+      const drainTimeoutMs = options.drainTimeoutSeconds * MS_PER_SECOND
       const drainTimer = setTimeout(() => {
-        log.warn(`in-flight requests still running after ${DRAIN_TIMEOUT_MS} ms; closing their connections`)
-        server.closeAllConnections()
-      }, DRAIN_TIMEOUT_MS)
-      await Promise.all([closeHttp(server), ...frontends.map((frontend) => frontend.shutdown())])
+        log.warn(`requests still under way ${options.drainTimeoutSeconds} s after the listener closed (--drain-timeout-seconds); closing their connections`)
+        httpDrain.closeAll()
+      }, drainTimeoutMs)
+      await Promise.all([httpDrain.stopListening(), ...frontends.map((frontend) => frontend.shutdown(drainTimeoutMs))])
       await batcher.whenIdle()
       clearTimeout(drainTimer)
       await pool.close()
@@ -148,12 +167,16 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     return shuttingDown
   }
 
-  const metadata = core.metadata(options.modelName)
+  const metadata = core.metadata(modelName)
   return {
     url: `http://${urlHost(options.host)}:${port}`,
     port,
-    modelName: options.modelName,
+    modelName,
+    modelDir,
     version: metadata.version,
+    versions: manager.availableVersions(),
+    versionPolicy: manager.versionPolicy,
+    labels: manager.versionLabels(),
     signatures: metadata.signatures,
     workers,
     engine,
@@ -177,12 +200,8 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   })
 }
 
-/** Resolves when every connection has ended; idle keep-alive connections are closed at once. */
-function closeHttp(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-  })
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function urlHost(host: string): string {

@@ -1,16 +1,19 @@
 import {EngineChoice, EngineSelection} from '../../export/engines/engine.js'
 import {selectEngine} from '../../export/engines/select.js'
 import {verifyExportFolder} from '../../export/read.js'
+import {VersionPolicy} from '../api.js'
 import {scanVersionFolders} from './version-source.js'
 
 /**
  * The engine a server runs every version on, chosen once at start-up from the version it will
- * serve first (the pinned one, or the highest that verifies): `auto` takes onnxruntime when
+ * serve first (the highest that verifies among those the version policy may serve): `auto` takes onnxruntime when
  * onnxruntime-node loads and that version has model.onnx. A later version without model.onnx is
  * refused by an onnxruntime server (the old one keeps serving) rather than switching engines.
  */
-export async function selectServingEngine(modelDir: string, choice: EngineChoice, pinnedVersion?: number): Promise<EngineSelection> {
-  const folders = scanVersionFolders(modelDir).filter((folder) => pinnedVersion === undefined || folder.version === pinnedVersion)
+export async function selectServingEngine(modelDir: string, choice: EngineChoice, policy: VersionPolicy): Promise<EngineSelection> {
+  const folders = scanVersionFolders(modelDir)
+    .filter((folder) => policy.kind !== 'specific' || policy.versions.includes(folder.version))
+    .reverse()
   for (const folder of folders) {
     let formats
     try {

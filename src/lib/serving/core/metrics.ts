@@ -3,7 +3,7 @@ import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-c
 import {EngineSelection} from '../../export/engines/engine.js'
 
 /** Route labels: a fixed set, so odd paths cannot blow up the metrics' cardinality. */
-export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'metrics' | 'unknown' | (string & {})
+export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'model_labels' | 'healthz' | 'readyz' | 'metrics' | 'unknown' | (string & {})
 
 const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -59,6 +59,20 @@ export class ServingMetrics {
     registers: [this.registry],
   })
 
+  private readonly versionWeightBytes = new Gauge({
+    name: 'mnist_serving_version_weight_bytes',
+    help: 'Bytes of weights of each AVAILABLE version, held by each inference worker (memory for N versions: their sum × workers)',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  })
+
+  private readonly versionLabels = new Gauge({
+    name: 'mnist_serving_version_label',
+    help: 'The version each label names',
+    labelNames: ['model', 'label'] as const,
+    registers: [this.registry],
+  })
+
   private readonly engineInfo = new Gauge({
     name: 'mnist_serving_engine_info',
     help: 'The engine that runs every version (1): engine, why it was chosen, the tfjs backend, worker threads, ONNX Runtime intra-op threads',
@@ -104,8 +118,13 @@ export class ServingMetrics {
     this.batchRequests.observe(requests)
   }
 
-  setServedVersion(modelName: string, version: number): void {
-    this.modelVersion.set({model: modelName}, version)
+  /** The AVAILABLE versions (highest first: the one unversioned requests get), their weights and the labels. */
+  setVersions(modelName: string, versions: {available: Array<{version: number; weightBytes: number}>; labels: Record<string, number>}): void {
+    if (versions.available.length > 0) this.modelVersion.set({model: modelName}, versions.available[0].version)
+    this.versionWeightBytes.reset()
+    for (const {version, weightBytes} of versions.available) this.versionWeightBytes.set({model: modelName, version: String(version)}, weightBytes)
+    this.versionLabels.reset()
+    for (const [label, version] of Object.entries(versions.labels)) this.versionLabels.set({model: modelName, label}, version)
   }
 
   /** Says which engine runs the versions and why, as an info-style gauge (value 1). */

@@ -2,7 +2,7 @@ import {DEFAULT_SIGNATURE_NAME} from '../../export/format.js'
 import {IMAGE_PIXELS} from '../../core/image.js'
 import {Batcher} from './batcher.js'
 import {ModelManager} from './model-manager.js'
-import {ModelMetadata, PredictRequest, PredictResult, ServingCore, ServingError, VersionStatus} from '../api.js'
+import {ModelMetadata, PredictRequest, PredictResult, ServingCore, ServingError, VersionChoice, VersionStatus} from '../api.js'
 
 function invalid(message: string): ServingError {
   return new ServingError('INVALID_ARGUMENT', message)
@@ -26,6 +26,8 @@ function checkImages(request: PredictRequest): void {
  * answers, the batcher merges concurrent requests into forward passes.
  */
 export class BatchingServingCore implements ServingCore {
+  private draining = false
+
   constructor(
     private readonly manager: ModelManager,
     private readonly batcher: Batcher,
@@ -47,13 +49,27 @@ export class BatchingServingCore implements ServingCore {
     }
   }
 
-  metadata(modelName: string, version?: number): ModelMetadata {
+  metadata(modelName: string, version?: VersionChoice): ModelMetadata {
     this.manager.checkModelName(modelName)
     return this.manager.metadata(version)
   }
 
-  status(modelName: string, version?: number): VersionStatus[] {
+  status(modelName: string, version?: VersionChoice): VersionStatus[] {
     this.manager.checkModelName(modelName)
     return this.manager.status(version)
+  }
+
+  versionLabels(modelName: string): Record<string, number> {
+    this.manager.checkModelName(modelName)
+    return this.manager.versionLabels()
+  }
+
+  isReady(): boolean {
+    return !this.draining && this.manager.servedVersion !== undefined
+  }
+
+  /** A graceful shutdown began: not ready any more (requests are still answered). */
+  beginDraining(): void {
+    this.draining = true
   }
 }

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js'
 import {errorMessage} from '../../core/errors.js'
 import {GrpcMethod, servingErrorCodeOf, startGrpcServer} from './service.js'
 import {V2_GRPC_ROUTE_OF} from './v2-service.js'
-import {DRAIN_TIMEOUT_MS, FrontendStarter} from '../core/frontend.js'
+import {FrontendStarter} from '../core/frontend.js'
 import {HTTP_STATUS_OF} from '../api.js'
 
 /** Route labels in the shared request metrics, beside REST's. */
@@ -31,14 +31,13 @@ function httpEquivalentOf(code: grpc.status): number {
  * same shutdown.
  */
 export function grpcFrontend(options: {host: string; port: number}): FrontendStarter {
-  return async ({core, metrics, log, modelName}) => {
+  return async ({core, metrics, log}) => {
     const server = await startGrpcServer(core, {
       host: options.host,
       port: options.port,
-      modelName,
       onCall: (method, code, seconds) => metrics.observeRequest(METRICS_ROUTE_OF[method], httpEquivalentOf(code), seconds),
       onInternalError: (method, error) => log.error(`gRPC ${method} failed: ${errorMessage(error)}`),
     })
-    return {name: 'gRPC', address: server.address, shutdown: () => server.shutdown(DRAIN_TIMEOUT_MS)}
+    return {name: 'gRPC', address: server.address, shutdown: (timeoutMs) => server.shutdown(timeoutMs)}
   }
 }

@@ -1,11 +1,10 @@
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
-import {fileURLToPath} from 'node:url'
 
+import {PROTO_DIR} from '../../core/protos.js'
 import {ModelVersionStatusMessage} from '../core/version-status.js'
 
-/** The repo's `proto/` folder (three levels up from both src/lib/serving and dist/lib/serving). */
-export const PROTO_DIR = fileURLToPath(new URL('../../../../proto', import.meta.url))
+export {PROTO_DIR}
 
 /** The one metadata field TF Serving's GetModelMetadata supports. */
 export const SIGNATURE_DEF_FIELD = 'signature_def'

@@ -19,8 +19,7 @@ import {
 import {floatTensorProto, imagesFromTensorProto} from './tensor.js'
 import {loadV2Service} from './v2-protos.js'
 import {V2GrpcMethod, v2ServiceHandlers} from './v2-service.js'
-import {DEFAULT_MODEL_NAME} from '../options.js'
-import {ModelMetadata, ServingCore, ServingError, ServingErrorCode} from '../api.js'
+import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, VersionChoice} from '../api.js'
 import {modelVersionStatusMessages} from '../core/version-status.js'
 import {SignatureDef} from '../../export/format.js'
 
@@ -43,19 +42,23 @@ export function servingErrorCodeOf(code: grpc.status): ServingErrorCode | undefi
 
 interface RequestedModel {
   name: string
-  version?: number
+  version?: VersionChoice
   signatureName: string
 }
 
-/** The model a request names; INVALID_ARGUMENT without a model_spec or name, as TF Serving answers. */
+/**
+ * The model a request names; INVALID_ARGUMENT without a model_spec or name, as TF Serving answers.
+ * `version` and `version_label` are a oneof: the label when it is the one set.
+ */
 function requestedModel(spec: ModelSpecMessage | null): RequestedModel {
   if (!spec) throw new ServingError('INVALID_ARGUMENT', 'Missing ModelSpec')
   if (!spec.name) throw new ServingError('INVALID_ARGUMENT', 'model_spec.name is empty')
-  if (spec.version_label) {
-    throw new ServingError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.version_label} (version labels are not served; pin model_spec.version)`)
+  const signatureName = spec.signature_name || DEFAULT_SIGNATURE_NAME
+  if (spec.version_choice === 'version_label' || (spec.version_choice === undefined && spec.version_label)) {
+    return {name: spec.name, version: {label: spec.version_label!}, signatureName}
   }
   const version = spec.version ? Number(spec.version.value) : undefined
-  return {name: spec.name, version, signatureName: spec.signature_name || DEFAULT_SIGNATURE_NAME}
+  return {name: spec.name, version, signatureName}
 }
 
 function modelSpecOf(name: string, version: number, signatureName = ''): ModelSpecMessage {
@@ -209,8 +212,6 @@ export interface GrpcServerOptions extends GrpcCallHooks {
   host: string
   /** 0 picks a free port. */
   port: number
-  /** The model the V2 ServerReady call answers for (default "mnist"). */
-  modelName?: string
 }
 
 export interface GrpcServer {
@@ -237,8 +238,7 @@ export async function startGrpcServer(core: ServingCore, options: GrpcServerOpti
   server.addService(protos.ModelService.service, {
     GetModelStatus: unary('GetModelStatus', (request: ModelSpecRequestMessage) => getModelStatus(core, request), options),
   })
-  const modelName = options.modelName ?? DEFAULT_MODEL_NAME
-  server.addService(loadV2Service().service, v2ServiceHandlers(core, modelName, (method, handle) => unary(method, handle, options)))
+  server.addService(loadV2Service().service, v2ServiceHandlers(core, (method, handle) => unary(method, handle, options)))
   const requested = grpcAddress(options.host, options.port)
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(requested, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {

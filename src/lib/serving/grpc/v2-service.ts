@@ -156,21 +156,16 @@ function modelReady(core: ServingCore, request: ModelRequestMessage): {ready: bo
   return {ready: v2ModelReady(core, request.name, request.version)}
 }
 
-/** Ready when the served model has a version that answers requests. */
-function serverReady(core: ServingCore, modelName: string): {ready: boolean} {
-  try {
-    return {ready: v2ModelReady(core, modelName)}
-  } catch (error) {
-    if (error instanceof ServingError) return {ready: false}
-    throw error
-  }
+/** Ready as /readyz is: a version AVAILABLE and no graceful shutdown begun (ServingCore.isReady). */
+function serverReady(core: ServingCore): {ready: boolean} {
+  return {ready: core.isReady()}
 }
 
-/** The service's handlers over `core`; `modelName` is the model ServerReady answers for. */
-export function v2ServiceHandlers(core: ServingCore, modelName: string, unary: UnaryWrapper): grpc.UntypedServiceImplementation {
+/** The service's handlers over `core`. */
+export function v2ServiceHandlers(core: ServingCore, unary: UnaryWrapper): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary('ServerLive', () => ({live: true})),
-    ServerReady: unary('ServerReady', () => serverReady(core, modelName)),
+    ServerReady: unary('ServerReady', () => serverReady(core)),
     ModelReady: unary('ModelReady', (request: ModelRequestMessage) => modelReady(core, request)),
     ServerMetadata: unary('ServerMetadata', (): ServerMetadataResponseMessage => v2ServerMetadata()),
     ModelMetadata: unary('ModelMetadata', (request: ModelRequestMessage): ModelMetadataResponseMessage => v2ModelMetadata(core, request.name, request.version)),

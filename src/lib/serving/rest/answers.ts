@@ -19,8 +19,6 @@ export interface RestRouteOptions {
   bodyLimitBytes: number
   bodyLimitText: string
   log: ServingLog
-  /** True once a graceful shutdown began: answers then close their connection. */
-  isDraining?: () => boolean
 }
 
 export function pathOf(url: string | undefined): string {
@@ -29,10 +27,9 @@ export function pathOf(url: string | undefined): string {
   return query === -1 ? path : path.slice(0, query)
 }
 
-/** Counts the request in the metrics when its answer is sent; closes the connection when draining. */
-export function observe(response: ServerResponse, routeLabel: () => RouteLabel, metrics: ServingMetrics, isDraining?: () => boolean): void {
+/** Counts the request in the metrics when its answer is sent. (While draining, the server's HttpDrain closes connections.) */
+export function observe(response: ServerResponse, routeLabel: () => RouteLabel, metrics: ServingMetrics): void {
   const started = performance.now()
-  if (isDraining?.()) response.setHeader('Connection', 'close')
   response.on('finish', () => metrics.observeRequest(routeLabel(), response.statusCode, (performance.now() - started) / 1000))
 }
 

@@ -7,7 +7,8 @@ import {readJsonBody} from './json-body.js'
 import {RouteLabel} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
 import {createV2Routes} from './v2.js'
-import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
+import {labelsBody, logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
+import {ServingCore, ServingError, VersionChoice} from '../api.js'
 import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
 /** The shared REST options, and the drawing page. */
@@ -16,28 +17,41 @@ export interface RestAppOptions extends RestRouteOptions {
   drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
 }
 
-/** /v1/models/NAME[/versions/N]:predict */
-const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/
-/** /v1/models/NAME[/versions/N][/metadata] */
-const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?(\/metadata)?$/
+/** /v1/models/NAME[/versions/N|/labels/LABEL]:predict, as TF Serving's REST API routes them. */
+const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?:predict$/
+/** /v1/models/NAME[/versions/N|/labels/LABEL][/metadata] */
+const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(\/metadata)?$/
+/** /v1/models/NAME/labels: the labels and the versions they name (not in TF Serving's API, which has no such listing). */
+const LABELS_PATH = /^\/v1\/models\/([^/:]+)\/labels$/
 
-type PredictionRoute = {label: 'flask'} | {label: 'predict'; modelName: string; version?: number}
+type PredictionRoute = {label: 'flask'} | {label: 'predict'; modelName: string; version?: VersionChoice}
 
-function versionOf(text: string | undefined): number | undefined {
-  return text === undefined ? undefined : Number(text)
+/** The version a path names: `/versions/N`, `/labels/LABEL` (URL-decoded, as TF Serving does), or neither. */
+function versionChoiceOf(versionText: string | undefined, labelText: string | undefined): VersionChoice | undefined {
+  if (versionText !== undefined) return Number(versionText)
+  if (labelText === undefined) return undefined
+  try {
+    return {label: decodeURIComponent(labelText)}
+  } catch {
+    throw new ServingError('INVALID_ARGUMENT', `Failed to decode model version label: ${labelText}`)
+  }
+}
+
+function highestAvailable(core: ServingCore, modelName: string): number | undefined {
+  return core.status(modelName).find((status) => status.state === 'AVAILABLE')?.version
 }
 
 function predictionRouteOf(path: string): PredictionRoute | undefined {
   if (path === '/') return {label: 'flask'}
   const match = PREDICT_PATH.exec(path)
-  return match ? {label: 'predict', modelName: match[1], version: versionOf(match[2])} : undefined
+  return match ? {label: 'predict', modelName: match[1], version: versionChoiceOf(match[2], match[3])} : undefined
 }
 
 /**
  * The HTTP API: the seed's Flask route (`POST /` {"data"} → {"y": softmax rows}), TensorFlow
- * Serving's REST API (status, metadata, :predict in row and columnar formats, per version),
- * the Open Inference Protocol's /v2 routes (rest/v2.ts), /healthz and /metrics. Every error is a
- * one-line `{"error": …}` with a 4xx (or 503) status.
+ * Serving's REST API (status, metadata, :predict in row and columnar formats, per version or
+ * label), the Open Inference Protocol's /v2 routes (rest/v2.ts), /healthz (liveness), /readyz
+ * (readiness) and /metrics. Every error is a one-line `{"error": …}` with a 4xx (or 503) status.
  *
  * The prediction routes (and all of /v2), the hot path under load, are answered straight on node:http: going
  * through Express costs about 3× the CPU per request (measured: a bare Express JSON route
@@ -51,7 +65,7 @@ export function createRestListener(options: RestAppOptions): RequestListener {
     if (v2(request, response, path)) return
     const route = predictionRouteOf(path)
     if (!route || wantsDrawingPage(request, path)) return app(request, response)
-    observe(response, () => route.label, options.metrics, options.isDraining)
+    observe(response, () => route.label, options.metrics)
     answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
       (error: unknown) => sendError(request, response, error, options.log),
@@ -87,29 +101,40 @@ function createExpressApp(options: RestAppOptions): express.Express {
 
   app.use((_req, res, next) => {
     res.locals.route = 'unknown'
-    observe(res, () => res.locals.route as RouteLabel, metrics, options.isDraining)
+    observe(res, () => res.locals.route as RouteLabel, metrics)
     next()
   })
 
   app.all(/^\/v1\/models\/.*/, (req, res) => {
+    const labels = LABELS_PATH.exec(req.path)
+    if (labels) {
+      route(req, res, 'model_labels', 'GET')
+      return void res.json(labelsBody(core.versionLabels(labels[1])))
+    }
     const match = MODEL_PATH.exec(req.path)
     if (!match) throw malformedRequest(req.method, req.path)
-    const [, name, versionText, metadataSuffix] = match
+    const [, name, versionText, labelText, metadataSuffix] = match
     if (metadataSuffix) {
       route(req, res, 'model_metadata', 'GET')
-      res.json(metadataBody(core.metadata(name, versionOf(versionText))))
+      res.json(metadataBody(core.metadata(name, versionChoiceOf(versionText, labelText))))
     } else {
       route(req, res, 'model_status', 'GET')
-      res.json(statusBody(core.status(name, versionOf(versionText))))
+      res.json(statusBody(core.status(name, versionChoiceOf(versionText, labelText))))
     }
   })
 
+  // Liveness: the process answers (also while it drains). Restarting it would not help otherwise.
   app.all('/healthz', (req, res) => {
     route(req, res, 'healthz', 'GET')
-    if (options.isDraining?.()) throw new HttpError(503, 'shutting down')
-    const served = core.status(modelName).find((status) => status.state === 'AVAILABLE')
-    if (!served) throw new HttpError(503, `no version of ${modelName} is available`)
-    res.json({status: 'ok', model: modelName, version: served.version})
+    res.json({status: 'ok', model: modelName, version: highestAvailable(core, modelName)})
+  })
+
+  // Readiness: whether to send this server traffic (a version AVAILABLE, no shutdown begun).
+  app.all('/readyz', (req, res) => {
+    route(req, res, 'readyz', 'GET')
+    const version = highestAvailable(core, modelName)
+    if (!core.isReady()) throw new HttpError(503, version === undefined ? `no version of ${modelName} is available` : 'shutting down')
+    res.json({status: 'ready', model: modelName, version})
   })
 
   app.all('/metrics', async (req, res) => {

@@ -42,6 +42,11 @@ export function statusBody(statuses: VersionStatus[]) {
   return {model_version_status: modelVersionStatusMessages(statuses).map((status) => ({...status, version: String(status.version)}))}
 }
 
+/** A model's version labels as ModelConfig.version_labels prints in JSON (int64 versions as strings). */
+export function labelsBody(labels: Record<string, number>) {
+  return {version_labels: Object.fromEntries(Object.entries(labels).map(([label, version]) => [label, String(version)]))}
+}
+
 function tensorInfoBody(info: TensorSpec) {
   return {
     dtype: info.dtype,

@@ -6,7 +6,6 @@ import {readBody} from './json-body.js'
 import {INFERENCE_HEADER_LENGTH_HEADER, encodeV2InferResponse, parseV2InferBody} from './v2-body.js'
 import {RouteLabel} from '../core/metrics.js'
 import {inferV2, v2ModelMetadata, v2ModelReady, v2ServerMetadata} from '../core/v2-inference.js'
-import {ServingError} from '../api.js'
 
 /**
  * The Open Inference Protocol's (KServe V2) REST API, on the same port as the other routes and
@@ -54,14 +53,9 @@ function readiness(ready: boolean, body: Record<string, unknown>, reason: string
 }
 
 function serverReadiness(options: RestRouteOptions): Answer {
-  if (options.isDraining?.()) return readiness(false, {}, 'shutting down')
-  let ready = false
-  try {
-    ready = v2ModelReady(options.core, options.modelName)
-  } catch (error) {
-    if (!(error instanceof ServingError)) throw error
-  }
-  return readiness(ready, {}, `no version of ${options.modelName} is available`)
+  if (options.core.isReady()) return readiness(true, {}, '')
+  const available = options.core.status(options.modelName).some((status) => status.state === 'AVAILABLE')
+  return readiness(false, {}, available ? 'shutting down' : `no version of ${options.modelName} is available`)
 }
 
 async function answer(route: V2Route, request: IncomingMessage, path: string, options: RestRouteOptions): Promise<Answer> {
@@ -88,7 +82,9 @@ async function answer(route: V2Route, request: IncomingMessage, path: string, op
     case 'v2_model_ready': {
       const ready = v2ModelReady(options.core, route.modelName, route.version)
       const which = route.version === undefined ? route.modelName : `version ${route.version} of ${route.modelName}`
-      return readiness(ready, {name: route.modelName}, `${which} is not available`)
+      const available = options.core.status(route.modelName).some((status) => status.state === 'AVAILABLE')
+      const shuttingDown = available && !options.core.isReady()
+      return readiness(ready, {name: route.modelName}, shuttingDown ? 'shutting down' : `${which} is not available`)
     }
   }
 }
@@ -108,7 +104,7 @@ export function createV2Routes(options: RestRouteOptions): (request: IncomingMes
     if (!path.startsWith('/v2')) return false
     const route = routeOf(path)
     if (!route) return false
-    observe(response, (): RouteLabel => route.label, options.metrics, options.isDraining)
+    observe(response, (): RouteLabel => route.label, options.metrics)
     answer(route, request, path, options).then(
       (answered) => sendAnswer(response, answered),
       (error: unknown) => sendError(request, response, error, options.log),
