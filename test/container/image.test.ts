@@ -8,9 +8,9 @@ import {loadModelForEvaluation} from '../../src/lib/jobs/model-source.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
-import {CLI, makeTempDir} from '../helpers/cli.js'
+import {CLI, makeTempDir, runCommand as run} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages} from '../serving/serving-fixtures.js'
-import {AttachedContainer, heldPost, podman, run} from './podman.js'
+import {AttachedContainer, heldPost, podman} from './podman.js'
 
 /**
  * The image an operator deploys, built from the Containerfile and run the way a cluster runs it:

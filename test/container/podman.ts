@@ -1,30 +1,11 @@
 import {ChildProcessWithoutNullStreams, spawn} from 'node:child_process'
 import {request} from 'node:http'
 
-import {REPO_ROOT} from '../helpers/cli.js'
-
-export interface CommandResult {
-  status: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs a command to completion without blocking vitest's event loop. */
-export function run(command: string, args: string[], options: {cwd?: string} = {}): Promise<CommandResult> {
-  const child = spawn(command, args, {cwd: options.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (status) => resolve({status, stdout, stderr}))
-  })
-}
+import {runCommand} from '../helpers/cli.js'
 
 /** `podman …`, failing with podman's own words when it exits non-zero. */
 export async function podman(...args: string[]): Promise<string> {
-  const result = await run('podman', args)
+  const result = await runCommand('podman', args)
   if (result.status !== 0) throw new Error(`podman ${args.join(' ')} exited ${result.status}: ${result.stderr.trim()}`)
   return result.stdout.trim()
 }

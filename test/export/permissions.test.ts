@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process'
 import {chmodSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -6,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {createClassifierWeights, disposeClassifierWeights, weightArraysOf} from '../../src/lib/model/weights.js'
 import {saveCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {newTrainingConfig} from '../../src/lib/training/config.js'
-import {CLI, CliResult, linesOf, makeTempDir} from '../helpers/cli.js'
+import {linesOf, makeTempDir, runCliAsync} from '../helpers/cli.js'
 import {writeTestExport} from '../serving/serving-fixtures.js'
 
 /**
@@ -18,23 +17,6 @@ import {writeTestExport} from '../serving/serving-fixtures.js'
 /** The user `nobody`: what a container's non-root user is to files owned by root. */
 const NOBODY = 65534
 const runsAsRoot = process.getuid?.() === 0
-
-/** The built CLI, as root or (uid) as another user, to completion. */
-function cli(args: string[], options: {uid?: number; home?: string} = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {...process.env, ...(options.home ? {HOME: options.home} : {})},
-    ...(options.uid === undefined ? {} : {uid: options.uid, gid: options.uid}),
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (status) => resolve({status, stdout, stderr}))
-  })
-}
 
 const modeOf = (path: string) => statSync(path).mode & 0o777
 
@@ -109,7 +91,7 @@ describe('file modes and permissions', () => {
     async () => {
       // What exports made before the fix looked like.
       chmodSync(join(exportDir, '1'), 0o700)
-      const asNobody = (...args: string[]) => cli(args, {uid: NOBODY, home: temp.dir})
+      const asNobody = (...args: string[]) => runCliAsync(args, {uid: NOBODY, gid: NOBODY, env: {HOME: temp.dir}})
       const unreadable = `cannot read ${join(exportDir, '1')}: permission denied`
 
       const evaluated = await asNobody('eval', '--model', exportDir, '--limit', '50')
@@ -127,7 +109,7 @@ describe('file modes and permissions', () => {
       expect(served.stderr).not.toMatch(/holds no model versions|\n\s+at /)
 
       // Its owner still reads it: 0700 versions exported before the fix keep working where the permissions allow.
-      const asRoot = await cli(['eval', '--model', exportDir, '--limit', '50', '--json'])
+      const asRoot = await runCliAsync(['eval', '--model', exportDir, '--limit', '50', '--json'])
       expect(asRoot.status, asRoot.stderr).toBe(0)
       expect(JSON.parse(asRoot.stdout).model).toMatchObject({kind: 'export', name: '1'})
       chmodSync(join(exportDir, '1'), 0o755)
@@ -141,7 +123,7 @@ describe('file modes and permissions', () => {
         ['eval', '--model', exportDir, '--limit', '50'],
         ['serve', '--model-dir', exportDir, '--port', '0', '--workers', '1'],
       ]) {
-        const result = await cli(args, {uid: NOBODY, home: temp.dir})
+        const result = await runCliAsync(args, {uid: NOBODY, gid: NOBODY, env: {HOME: temp.dir}})
         expect(result.status, args.join(' ')).toBe(1)
         expect(linesOf(result.stderr).at(-1)).toBe(`Error: cannot read ${exportDir}: permission denied`)
       }

@@ -37,8 +37,27 @@ export function startCli(args: string[], options: {cwd?: string; env?: NodeJS.Pr
  * tests that run the CLI many times, since vitest's worker times out ("Timeout calling
  * onTaskUpdate") when spawnSync keeps its event loop blocked for a minute.
  */
-export function runCliAsync(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<CliResult> {
-  const child = startCli(args, options)
+export function runCliAsync(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [CLI, ...args], options)
+}
+
+export interface RunOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Run as this user and group (the tests run as root): how another account sees the files. */
+  uid?: number
+  gid?: number
+}
+
+/** Runs any command to completion without blocking the event loop (see runCliAsync). */
+export function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: {...process.env, ...options.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : {uid: options.uid}),
+    ...(options.gid === undefined ? {} : {gid: options.gid}),
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))

@@ -33,8 +33,8 @@ export interface ServeOptions {
   backend: BackendChoice
   /** Serve the drawing page at `GET /` to browsers (`--no-ui` turns it off). */
   ui: boolean
-  /** What runs the versions (auto: onnxruntime when it loads and the version has model.onnx, else tfjs). */
-  engine: EngineChoice
+  /** What runs the versions (auto, the default: onnxruntime when it loads and the version has model.onnx, else tfjs). */
+  engine?: EngineChoice
   /** ONNX Runtime's intra-op threads per session. Default: DEFAULT_ONNX_THREADS. */
   onnxThreads?: number
 }
@@ -84,7 +84,7 @@ export function checkServeOptions(options: ServeOptions): void {
   requireInteger(options.maxQueue, '--max-queue', 1)
   requireInteger(options.workers, '--workers', 0)
   requireInteger(options.onnxThreads, '--onnx-threads', 1)
-  if (!ENGINE_CHOICES.includes(options.engine)) throw new UserError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got ${options.engine}`)
+  if (options.engine !== undefined && !ENGINE_CHOICES.includes(options.engine)) throw new UserError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, got ${options.engine}`)
   requireInteger(options.version, '--version', 1)
   if (!(options.batchTimeoutMs >= 0)) throw new UserError(`--batch-timeout-ms must be ≥ 0, got ${options.batchTimeoutMs}`)
   if (!(options.pollSeconds > 0)) throw new UserError(`--poll-seconds must be > 0, got ${options.pollSeconds}`)

@@ -57,7 +57,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   checkServeOptions(options)
   checkModelDir(options.modelDir)
   const metrics = new ServingMetrics()
-  const engine = await selectServingEngine(options.modelDir, options.engine, options.version)
+  const engine = await selectServingEngine(options.modelDir, options.engine ?? 'auto', options.version)
   const workers = options.workers ?? defaultWorkers(engine.engine)
   const onnxThreads = options.onnxThreads ?? DEFAULT_ONNX_THREADS
   const inferenceOptions = {
