@@ -55,6 +55,11 @@ export default tseslint.config(
     },
   },
   {
+    // The drawing page's modules run in the browser, not in Node.
+    files: ['src/ui/**/*.js'],
+    languageOptions: {globals: {...globals.browser}},
+  },
+  {
     // Tests assert the ANSI colour codes that eval and the progress bars print.
     files: ['test/**/*.ts'],
     rules: {'no-control-regex': 'off'},

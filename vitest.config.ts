@@ -1,5 +1,23 @@
 import {configDefaults, defineConfig} from 'vitest/config'
 
+/**
+ * The end-to-end tier: tests that start the CLI or other processes, or listen on ports (servers,
+ * gRPC, HTTP). `npm test` runs them with everything else; `npm run test:unit` leaves them out
+ * (vitest.unit.config.ts), and its guard fails any other test that tries to.
+ */
+export const END_TO_END_TESTS = [
+  'test/cli/**',
+  'test/install/**',
+  // Directly in test/serving: real servers. Its subfolders (core, inference, rest, grpc) are unit tests.
+  'test/serving/*.test.ts',
+  'test/export/stock-loader-over-http.test.ts',
+  'test/export/permissions.test.ts',
+  'test/model/wasm-threads.test.ts',
+  'test/deploy/**',
+  'test/ui/drawing-page.test.ts',
+  'test/training/tensorboard.test.ts',
+]
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

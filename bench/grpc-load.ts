@@ -1,11 +1,13 @@
 import * as grpc from '@grpc/grpc-js'
 
-import {errorMessage} from '../src/lib/errors.js'
-import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/model/weights.js'
-import {loadServingProtos} from '../src/lib/serving/grpc-protos.js'
-import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc-tensor.js'
-import {summarizeLatencies} from '../src/lib/serving/latency.js'
-import {DEFAULT_MODEL_NAME} from '../src/lib/serving/serve-options.js'
+import {errorMessage} from '../src/lib/core/errors.js'
+import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../src/lib/core/image.js'
+import {summarizeLatencies} from '../src/lib/client/latency.js'
+import {v2GrpcInferRequest} from '../src/lib/client/v2-client.js'
+import {loadServingProtos} from '../src/lib/serving/grpc/protos.js'
+import {TensorEncoding, floatTensorProto} from '../src/lib/serving/grpc/tensor.js'
+import {loadV2Service} from '../src/lib/serving/grpc/v2-protos.js'
+import {DEFAULT_MODEL_NAME} from '../src/lib/serving/options.js'
 
 export interface GrpcLoadOptions {
   /** Calls in flight at once. */
@@ -31,22 +33,20 @@ export interface LoadFigures {
 
 const passBytes = (bytes: Buffer) => bytes
 
+function imageOf(options: GrpcLoadOptions, i: number): Float32Array {
+  return options.images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS)
+}
+
 /**
- * Drives single-image gRPC Predict calls at `concurrency` for `durationMs` over one channel and
- * reports throughput and latency. Like autocannon for REST, the request bodies are encoded once
- * up front and answers are not decoded, so the figures measure the server, not this client.
+ * Drives one unary method with pre-encoded request bodies at `concurrency` for `durationMs` over
+ * one channel and reports throughput and latency. Like autocannon for REST, the bodies are
+ * encoded once up front and answers are not decoded, so the figures measure the server, not
+ * this client.
  */
-export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Promise<LoadFigures> {
-  const predict = loadServingProtos().PredictionService.service.Predict
-  const bodies = Array.from({length: options.imageCount}, (_, i) =>
-    predict.requestSerialize({
-      model_spec: {name: options.modelName ?? DEFAULT_MODEL_NAME},
-      inputs: {x_input: floatTensorProto(options.images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS), [1, IMAGE_ROWS, IMAGE_COLS], options.encoding)},
-    }),
-  )
+async function runUnaryLoad(address: string, path: string, bodies: Buffer[], options: GrpcLoadOptions): Promise<LoadFigures> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure())
   const call = (body: Buffer) =>
-    new Promise<void>((resolve, reject) => client.makeUnaryRequest(predict.path, passBytes, passBytes, body, (error) => (error ? reject(error) : resolve())))
+    new Promise<void>((resolve, reject) => client.makeUnaryRequest(path, passBytes, passBytes, body, (error) => (error ? reject(error) : resolve())))
   const latencies: number[] = []
   let errors = 0
   let firstError: string | undefined
@@ -78,4 +78,23 @@ export async function runGrpcLoad(address: string, options: GrpcLoadOptions): Pr
     p99Ms: latency.p99,
     ...(firstError ? {firstError} : {}),
   }
+}
+
+/** Single-image TF Serving Predict calls (tensor_content by default). */
+export function runGrpcLoad(address: string, options: GrpcLoadOptions): Promise<LoadFigures> {
+  const predict = loadServingProtos().PredictionService.service.Predict
+  const bodies = Array.from({length: options.imageCount}, (_, i) =>
+    predict.requestSerialize({
+      model_spec: {name: options.modelName ?? DEFAULT_MODEL_NAME},
+      inputs: {x_input: floatTensorProto(imageOf(options, i), [1, IMAGE_ROWS, IMAGE_COLS], options.encoding)},
+    }),
+  )
+  return runUnaryLoad(address, predict.path, bodies, options)
+}
+
+/** Single-image Open Inference Protocol ModelInfer calls with raw_input_contents, as Triton's clients send them. */
+export function runV2GrpcLoad(address: string, options: GrpcLoadOptions): Promise<LoadFigures> {
+  const infer = loadV2Service().service.ModelInfer
+  const bodies = Array.from({length: options.imageCount}, (_, i) => infer.requestSerialize(v2GrpcInferRequest(options.modelName ?? DEFAULT_MODEL_NAME, imageOf(options, i), 1)))
+  return runUnaryLoad(address, infer.path, bodies, options)
 }

@@ -4,7 +4,7 @@ import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 
 import {WASM_THREADS_ENV} from '../src/lib/backend.js'
-import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../src/lib/model/weights.js'
+import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../src/lib/core/image.js'
 
 /** Seed of the benchmarks' classifier weights. */
 export const WEIGHTS_SEED = 7

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import {describe, expect, it} from 'vitest'
 
 import {probeBackends, selectBackend, stockWasmBatchMatMulKernel} from '../src/lib/backend.js'
-import {UserError} from '../src/lib/errors.js'
+import {UserError} from '../src/lib/core/errors.js'
 
 describe('backend selection', () => {
   it('auto falls back from the absent native package to wasm, and says why tensorflow is unavailable', async () => {

@@ -16,12 +16,22 @@ export default class Client extends MnistCommand {
     '<%= config.bin %> client --url http://127.0.0.1:5000 --api rest --num-tests 1000 --concurrency 16',
     '<%= config.bin %> client --api flask --json',
     '<%= config.bin %> client --api grpc --url grpc://127.0.0.1:9000 --concurrency 16   # serve --grpc-port 9000',
+    '<%= config.bin %> client --api v2 --num-tests 1000 --concurrency 16          # Open Inference Protocol (KServe V2), JSON tensors',
+    '<%= config.bin %> client --api v2-binary --concurrency 64                    # V2 with binary tensors (Triton\'s extension)',
+    '<%= config.bin %> client --api v2-grpc --url grpc://127.0.0.1:9000           # V2 gRPC ModelInfer, raw tensors',
   ]
 
   static flags = {
-    url: Flags.string({default: `http://${DEFAULT_HOST}:${DEFAULT_PORT}`, description: "the server's base URL (grpc://HOST:PORT for --api grpc)"}),
-    api: Flags.option({options: CLIENT_APIS, default: 'flask' as ClientApi, description: "flask: the seed's POST / {\"data\"}; rest: TF Serving's POST /v1/models/NAME:predict; grpc: TF Serving's gRPC PredictionService/Predict"})(),
-    'model-name': Flags.string({default: DEFAULT_MODEL_NAME, description: 'model name for --api rest and grpc'}),
+    url: Flags.string({default: `http://${DEFAULT_HOST}:${DEFAULT_PORT}`, description: "the server's base URL (grpc://HOST:PORT for --api grpc and v2-grpc)"}),
+    api: Flags.option({
+      options: CLIENT_APIS,
+      default: 'flask' as ClientApi,
+      description:
+        "flask: the seed's POST / {\"data\"}; rest: TF Serving's POST /v1/models/NAME:predict; grpc: TF Serving's gRPC PredictionService/Predict; " +
+        'v2: the Open Inference Protocol\'s POST /v2/models/NAME/infer with JSON tensors; v2-binary: the same with binary tensors (Inference-Header-Content-Length); ' +
+        'v2-grpc: its gRPC GRPCInferenceService/ModelInfer with raw_input_contents',
+    })(),
+    'model-name': Flags.string({default: DEFAULT_MODEL_NAME, description: 'model name for every --api but flask'}),
     'num-tests': Flags.integer({default: 100, description: 'how many test images to send (one per request)'}),
     concurrency: Flags.integer({default: 1, description: 'requests in flight at once'}),
     'timeout-ms': Flags.integer({default: DEFAULT_TIMEOUT_MS, description: 'give up on a request after this long'}),

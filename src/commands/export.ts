@@ -1,36 +1,42 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EXPORT_DIR} from '../lib/export/format.js'
+import {DEFAULT_TRITON_MAX_BATCH_SIZE} from '../lib/export/triton.js'
+import {DEFAULT_MODEL_NAME} from '../lib/serving/options.js'
 import {formatExportList, formatExportResult} from '../lib/jobs/export-report.js'
 import {ExportCheckpointResult, exportCheckpoint} from '../lib/jobs/export.js'
 import {ExportVersionEntry, listExportVersions, unfinishedExports} from '../lib/export/versions.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
 
-const wholeNumber = Flags.custom<number>({parse: async (input) => Number(input), helpValue: 'N'})
-
 type ExportListing = {exportDir: string; versions: ExportVersionEntry[]; unfinished: string[]}
 
 export default class Export extends MnistCommand {
   static description = `Export a checkpoint as a versioned, signature-tagged model (exportmodel/N/: model.json + weights.bin in the
-stock TF.js Layers format, and signature.json), verified against stock tf.loadLayersModel and published atomically`
+stock TF.js Layers format, model.onnx for ONNX Runtime and Triton, and signature.json), verified against stock
+tf.loadLayersModel and ONNX Runtime and published atomically; optionally added to a Triton model repository`
 
   static examples = [
     '<%= config.bin %> export',
     '<%= config.bin %> export --version 2',
     '<%= config.bin %> export --version 2 --force --checkpoint ckpt-2000',
+    '<%= config.bin %> export --triton-repo triton-models',
     '<%= config.bin %> export --list',
   ]
 
   static flags = {
-    version: wholeNumber({description: 'version number to write (default: one more than the highest existing version)'}),
+    version: numberFlag({description: 'version number to write (default: one more than the highest existing version)'}),
     'checkpoint-dir': Flags.string({description: 'folder of checkpoints; its latest is exported by default', default: DEFAULT_CHECKPOINT_DIR, helpValue: 'DIR'}),
     checkpoint: Flags.string({description: 'a checkpoint in --checkpoint-dir to export instead of the latest (ckpt-2000 or 2000)', helpValue: 'NAME'}),
     'export-dir': Flags.string({description: 'folder holding one sub-folder per version', default: DEFAULT_EXPORT_DIR, helpValue: 'DIR'}),
     force: Flags.boolean({description: 'replace an existing version (atomically)', default: false}),
-    list: Flags.boolean({description: 'list the versions in --export-dir with accuracy, step, size and date, flagging invalid folders', default: false}),
+    list: Flags.boolean({description: 'list the versions in --export-dir with accuracy, step, size, date and formats, flagging invalid folders', default: false}),
+    onnx: Flags.boolean({description: 'also write model.onnx, verified in ONNX Runtime (--no-onnx: the TF.js Layers format only)', default: true, allowNo: true}),
+    'triton-repo': Flags.string({description: 'also add the version to this Triton model repository (DIR/<model-name>/config.pbtxt, DIR/<model-name>/<version>/model.onnx)', helpValue: 'DIR'}),
+    'model-name': Flags.string({description: 'the model name in the Triton repository', default: DEFAULT_MODEL_NAME}),
+    'triton-max-batch-size': numberFlag({description: "max_batch_size in config.pbtxt: the largest batch Triton's dynamic batcher forms", default: DEFAULT_TRITON_MAX_BATCH_SIZE}),
     'data-dir': dataDirFlag,
-    limit: wholeNumber({description: 'measure the test accuracy recorded in the export on the first N test images (default: all)'}),
+    limit: numberFlag({description: 'measure the test accuracy recorded in the export on the first N test images (default: all)'}),
     backend: backendFlag,
   }
 
@@ -53,6 +59,10 @@ stock TF.js Layers format, and signature.json), verified against stock tf.loadLa
       limit: flags.limit,
       backend,
       toolkitVersion: this.config.version,
+      onnx: flags.onnx,
+      tritonRepo: flags['triton-repo'],
+      tritonModelName: flags['model-name'],
+      tritonMaxBatchSize: flags['triton-max-batch-size'],
     })
     for (const line of formatExportResult(result)) this.log(line)
     return result

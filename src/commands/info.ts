@@ -3,7 +3,7 @@ import {UserError} from '../lib/core/errors.js'
 import {ToolkitInfo, gatherInfo} from '../lib/jobs/info.js'
 
 export default class Info extends MnistCommand {
-  static description = 'Show the runtime, which TensorFlow.js backends load here (and why not), and the MNIST data found'
+  static description = 'Show the runtime, which TensorFlow.js backends and inference engines load here (and why not), and the MNIST data found'
 
   static examples = ['<%= config.bin %> info', '<%= config.bin %> info --json', '<%= config.bin %> info --data-dir ./mnist']
 
@@ -21,6 +21,12 @@ export default class Info extends MnistCommand {
       this.log(`  ${probe.name.padEnd(10)} ${probe.loads ? 'loads' : `unavailable: ${probe.reason}`}`)
     }
     this.log(`auto picks: ${info.autoBackend ?? 'none'}`)
+    this.log('Engines (what runs an exported version; --engine on serve and eval):')
+    for (const engine of info.engines) {
+      const state = engine.loads ? `loads${engine.version ? ` (${engine.version})` : ''}${engine.reason ? ` ${engine.reason}` : ''}` : `unavailable: ${engine.reason}`
+      this.log(`  ${engine.name.padEnd(12)} ${state}`)
+    }
+    this.log(`auto picks: ${info.autoEngine.engine} (${info.autoEngine.reason})`)
     this.log(`Data: ${info.data.source}`)
     if (info.data.error) this.log(`  error: ${info.data.error}`)
     for (const split of ['train', 'test'] as const) {

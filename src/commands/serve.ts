@@ -1,31 +1,27 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, numberFlag} from '../lib/cli/base-command.js'
 import {grpcFrontend} from '../lib/serving/grpc/frontend.js'
-import {SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
+import {DEFAULT_ONNX_THREADS, DEFAULT_ONNX_WORKERS, SERVE_DEFAULTS, ServeOptions} from '../lib/serving/options.js'
+import {ENGINE_CHOICES, EngineChoice} from '../lib/export/engines/engine.js'
 import {startServer} from '../lib/serving/server.js'
 import {waitForShutdownSignal} from '../lib/serving/shutdown.js'
 import {startupInfo, startupLines} from '../lib/serving/banner.js'
 import {ServingLog} from '../lib/serving/api.js'
 
-const numberFlag = Flags.custom<number>({
-  parse: async (input) => {
-    const value = Number(input)
-    if (input.trim() === '' || Number.isNaN(value)) throw new Error(`expected a number, got ${input}`)
-    return value
-  },
-})
-
 export default class Serve extends MnistCommand {
   static description =
-    "Serve an exported model over HTTP: the seed's Flask contract (POST /) and TensorFlow Serving's REST API, with request batching, hot version reloads, worker threads and graceful shutdown"
+    "Serve an exported model over HTTP: the seed's Flask contract (POST /), TensorFlow Serving's REST API, the Open Inference Protocol (KServe V2, /v2) and a drawing page for browsers (GET /), with request batching, hot version reloads, worker threads and graceful shutdown; versions run in ONNX Runtime (model.onnx) or TF.js"
 
   static examples = [
     '<%= config.bin %> serve --port 5000',
     '<%= config.bin %> serve --model-dir exportmodel --host 0.0.0.0   # reachable from other machines',
     '<%= config.bin %> serve --version 2 --workers 1 --no-batching',
-    "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also TF Serving's gRPC API (PredictionService, ModelService)",
+    '<%= config.bin %> serve --no-ui   # the API only: no drawing page at GET /',
+    "<%= config.bin %> serve --port 5000 --grpc-port 9000   # also gRPC: TF Serving's PredictionService and ModelService, V2's GRPCInferenceService",
+    '<%= config.bin %> serve --engine tfjs --backend wasm   # TF.js instead of ONNX Runtime',
     `curl -s -X POST localhost:5000/v1/models/mnist:predict -H 'Content-Type: application/json' -d '{"instances": [[...784 pixels...]]}'`,
+    `curl -s -X POST localhost:5000/v2/models/mnist/infer -d '{"inputs": [{"name": "x_input", "shape": [1, 784], "datatype": "FP32", "data": [...784 pixels...]}]}'`,
   ]
 
   static flags = {
@@ -38,14 +34,25 @@ export default class Serve extends MnistCommand {
     'batch-timeout-ms': numberFlag({default: SERVE_DEFAULTS.batchTimeoutMs, description: 'longest a request waits for others to share its forward pass'}),
     'max-queue': Flags.integer({default: SERVE_DEFAULTS.maxQueue, description: 'requests allowed to wait; beyond that: 503 with Retry-After'}),
     batching: Flags.boolean({default: true, allowNo: true, description: 'merge concurrent requests into one forward pass (--no-batching: one pass per request)'}),
-    workers: Flags.integer({default: SERVE_DEFAULTS.workers, description: 'inference worker threads, each holding the model (default: one per core)'}),
+    workers: Flags.integer({
+      min: 0,
+      description: `inference worker threads, each holding the model; 0 runs inference on the serving thread (default: one per core on tfjs, ${DEFAULT_ONNX_WORKERS} on onnxruntime)`,
+    }),
+    engine: Flags.string({
+      options: [...ENGINE_CHOICES],
+      default: SERVE_DEFAULTS.engine,
+      description: 'what runs the model: onnxruntime (model.onnx in ONNX Runtime) or tfjs (TF.js on --backend); auto takes onnxruntime when onnxruntime-node loads and the version has model.onnx',
+    }),
+    'onnx-threads': Flags.integer({min: 1, description: `ONNX Runtime intra-op threads per inference worker (default ${DEFAULT_ONNX_THREADS})`}),
     'poll-seconds': numberFlag({default: SERVE_DEFAULTS.pollSeconds, description: 'how often to look for new versions in --model-dir'}),
     'body-limit': Flags.string({default: SERVE_DEFAULTS.bodyLimit, description: 'largest JSON request body (e.g. 1mb, 512kb)'}),
     'grpc-port': Flags.integer({
       min: 0,
       max: 65535,
-      description: "also serve TensorFlow Serving's gRPC API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) on this port, same host (0 picks a free one); off when omitted",
+      description:
+        "also serve gRPC on this port, same host (0 picks a free one); off when omitted: TensorFlow Serving's API (PredictionService Predict/GetModelMetadata, ModelService GetModelStatus) and the Open Inference Protocol's inference.GRPCInferenceService",
     }),
+    ui: Flags.boolean({default: true, allowNo: true, description: 'serve the drawing page at GET / to browsers (--no-ui: the API only)'}),
     backend: backendFlag,
   }
 
@@ -67,6 +74,9 @@ export default class Serve extends MnistCommand {
       bodyLimit: flags['body-limit'],
       // The inference workers select it; this thread runs no model.
       backend: flags.backend,
+      ui: flags.ui,
+      engine: flags.engine as EngineChoice,
+      onnxThreads: flags['onnx-threads'],
     }
     const print = (event: Record<string, unknown>, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
       if (json) process.stdout.write(`${JSON.stringify(event)}\n`)

@@ -106,10 +106,6 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   throw new UserError('no TensorFlow.js backend could be initialised')
 }
 
-export function activeBackend(): BackendName {
-  return tf.getBackend() as BackendName
-}
-
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0]
 type KernelResult = ReturnType<tf.KernelConfig['kernelFunc']>
 

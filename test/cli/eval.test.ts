@@ -1,3 +1,4 @@
+import {availableParallelism} from 'node:os'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {PNG} from 'pngjs'
@@ -29,7 +30,13 @@ describe('mnist-rnn eval', () => {
 
   it('--json prints one object with every figure, the confusion matrix summing to the images scored', () => {
     const report = checkpointReport
-    expect(report).toMatchObject({images: LIMIT, batchSize: 128, backend: 'wasm', model: {kind: 'checkpoint', name: 'ckpt-5', step: 5, hidden: 16}})
+    expect(report).toMatchObject({
+      images: LIMIT,
+      batchSize: 128,
+      backend: 'wasm',
+      engine: {name: 'tfjs', reason: 'auto: a checkpoint has no model.onnx'},
+      model: {kind: 'checkpoint', name: 'ckpt-5', step: 5, hidden: 16},
+    })
     expect(report.confusionMatrix).toHaveLength(10)
     expect(report.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(LIMIT)
     expect(report.accuracy).toBeCloseTo(report.correct / LIMIT, 12)
@@ -39,11 +46,17 @@ describe('mnist-rnn eval', () => {
     expect(report.confusedPairs.length).toBeGreaterThan(0)
   })
 
-  it('scores the export of a checkpoint exactly as the checkpoint', async () => {
-    for (const model of [exportDir, join(exportDir, '1')]) {
-      const result = await runCliAsync(['eval', '--model', model, '--limit', String(LIMIT), '--json'])
+  it('scores the export of a checkpoint exactly as the checkpoint, on either engine', async () => {
+    const runs = [
+      {args: ['--model', exportDir], engine: {name: 'onnxruntime', reason: expect.stringMatching(/^auto: onnxruntime-node 1\.\d+\.\d+ loads and version 1 has model\.onnx$/), threads: availableParallelism()}},
+      {args: ['--model', join(exportDir, '1'), '--engine', 'tfjs'], engine: {name: 'tfjs', reason: '--engine tfjs'}},
+      {args: ['--model', join(exportDir, '1'), '--engine', 'onnxruntime', '--onnx-threads', '1'], engine: {name: 'onnxruntime', threads: 1}},
+    ]
+    for (const run of runs) {
+      const result = await runCliAsync(['eval', ...run.args, '--limit', String(LIMIT), '--json'])
       expect(result.status, result.stderr).toBe(0)
       const report = JSON.parse(result.stdout) as EvaluationReport
+      expect(report.engine).toMatchObject(run.engine)
       expect(report.model).toMatchObject({kind: 'export', name: '1', path: join(exportDir, '1'), step: 5})
       expect(report.accuracy).toBe(checkpointReport.accuracy)
       expect(report.confusionMatrix).toEqual(checkpointReport.confusionMatrix)

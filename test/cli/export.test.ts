@@ -1,16 +1,19 @@
 import * as tf from '@tensorflow/tfjs'
+import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {selectBackend} from '../../src/lib/backend.js'
-import {EXPORT_PAUSE_ENV, ExportSignature, exportFolderHandler, listExportVersions} from '../../src/lib/export/index.js'
+import {ExportSignature, exportFolderHandler, listExportVersions} from '../../src/lib/export/index.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {loadCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {linesOf, makeTempDir, runCliAsync, startCli} from '../helpers/cli.js'
 
 const TEST_LIMIT = '200'
+/** Exports through the library and stops half-way (see the fixture). */
+const PAUSED_EXPORT = join(import.meta.dirname, 'fixtures', 'export-paused-child.ts')
 
 describe('mnist-rnn export', () => {
   const temp = makeTempDir('mnist-rnn-export-cli-')
@@ -25,12 +28,13 @@ describe('mnist-rnn export', () => {
   })
   afterAll(() => temp.cleanup())
 
-  it('writes version 2 with the three files, verified predictions and a size smaller than the checkpoint; refuses a second --version 2 without --force', async () => {
+  it('writes version 2 with the four files, verified predictions and a size smaller than the checkpoint; refuses a second --version 2 without --force', async () => {
     const first = await runCliAsync(exportArgs('--version', '2', '--json'))
     expect(first.status, first.stderr).toBe(0)
     const result = JSON.parse(first.stdout)
     expect(result).toMatchObject({version: 2, path: join(exportDir, '2'), replaced: false, testImages: 200})
-    expect(readdirSync(join(exportDir, '2')).sort()).toEqual(['model.json', 'signature.json', 'weights.bin'])
+    expect(readdirSync(join(exportDir, '2')).sort()).toEqual(['model.json', 'model.onnx', 'signature.json', 'weights.bin'])
+    expect(first.stderr).toBe('')
     expect(result.sizeBytes).toBeLessThan(result.checkpoint.sizeBytes)
     expect(result.maxAbsDifference).toBeLessThanOrEqual(1e-5)
 
@@ -75,14 +79,15 @@ describe('mnist-rnn export', () => {
   })
 
   it('leaves no visible version when killed in the middle of writing, and the next export cleans up', async () => {
-    const child = startCli(exportArgs('--version', '9'), {env: {[EXPORT_PAUSE_ENV]: '60000'}})
+    const child = spawn(process.execPath, ['--import', 'tsx', PAUSED_EXPORT, checkpointDir, exportDir, '9'], {stdio: ['ignore', 'pipe', 'pipe']})
     await new Promise<void>((resolve, reject) => {
-      let stderr = ''
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk
-        if (stderr.includes('export: paused mid-write')) resolve()
+      let output = ''
+      child.stdout.on('data', (chunk) => {
+        output += chunk
+        if (output.includes('paused mid-write')) resolve()
       })
-      child.on('exit', () => reject(new Error(`export exited before pausing: ${stderr}`)))
+      child.stderr.on('data', (chunk) => (output += chunk))
+      child.on('exit', () => reject(new Error(`export exited before pausing: ${output}`)))
     })
     const exited = new Promise((resolve) => child.on('exit', resolve))
     child.kill('SIGKILL')
@@ -115,7 +120,7 @@ describe('mnist-rnn export', () => {
     }
   })
 
-  it('lists versions with accuracy, step, size and date, and flags a corrupted folder', async () => {
+  it('lists versions with accuracy, step, size, date and formats, and flags a corrupted folder', async () => {
     const weightsFile = join(exportDir, '3', 'weights.bin')
     const bytes = readFileSync(weightsFile)
     bytes[0] ^= 0x01
@@ -124,9 +129,9 @@ describe('mnist-rnn export', () => {
     const listed = await runCliAsync(['export', '--list', '--export-dir', exportDir])
     expect(listed.status, listed.stderr).toBe(0)
     const lines = linesOf(listed.stdout)
-    expect(lines[0]).toMatch(/version\s+accuracy\s+step\s+size\s+created\s+status/)
-    expect(lines[1]).toMatch(/^\s+2\s+0\.\d{4}\s+5\s+[\d.]+ kB\s+\d{4}-\d\d-\d\dT\S+\s+ok$/)
-    expect(lines[2]).toMatch(/^\s+3\s+—\s+—\s+[\d.]+ kB\s+—\s+INVALID: weights\.bin fails its recorded sha256/)
+    expect(lines[0]).toMatch(/version\s+accuracy\s+step\s+size\s+created\s+formats\s+status/)
+    expect(lines[1]).toMatch(/^\s+2\s+0\.\d{4}\s+5\s+[\d.]+ kB\s+\d{4}-\d\d-\d\dT\S+\s+tfjs-layers\+onnx\s+ok$/)
+    expect(lines[2]).toMatch(/^\s+3\s+—\s+—\s+[\d.]+ kB\s+—\s+—\s+INVALID: weights\.bin fails its recorded sha256/)
     expect(lines[3]).toMatch(/^\s+9\s.*\sok$/)
 
     const json = JSON.parse((await runCliAsync(['export', '--list', '--export-dir', exportDir, '--json'])).stdout)
@@ -135,6 +140,28 @@ describe('mnist-rnn export', () => {
       [3, false],
       [9, true],
     ])
+  })
+
+  it('--no-onnx writes the TF.js Layers format only; --triton-repo adds the version to a Triton model repository', async () => {
+    const layersOnly = await runCliAsync(exportArgs('--version', '20', '--no-onnx'))
+    expect(layersOnly.status, layersOnly.stderr).toBe(0)
+    expect(readdirSync(join(exportDir, '20')).sort()).toEqual(['model.json', 'signature.json', 'weights.bin'])
+    expect(layersOnly.stdout).toContain('No model.onnx (--no-onnx): this version runs on the TF.js engine only')
+    const listed = linesOf((await runCliAsync(['export', '--list', '--export-dir', exportDir])).stdout)
+    expect(listed.find((line) => /^\s+20\s/.test(line))).toMatch(/\stfjs-layers\s+ok$/)
+
+    const tritonRepo = join(temp.dir, 'triton')
+    const exported = await runCliAsync(exportArgs('--version', '21', '--triton-repo', tritonRepo, '--model-name', 'digits', '--triton-max-batch-size', '128'))
+    expect(exported.status, exported.stderr).toBe(0)
+    expect(readdirSync(join(tritonRepo, 'digits')).sort()).toEqual(['21', 'config.pbtxt'])
+    expect(readFileSync(join(tritonRepo, 'digits', '21', 'model.onnx')).equals(readFileSync(join(exportDir, '21', 'model.onnx')))).toBe(true)
+    const config = readFileSync(join(tritonRepo, 'digits', 'config.pbtxt'), 'utf8')
+    expect(config).toContain('name: "digits"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 128\n')
+    expect(exported.stdout).toContain(`Triton: ${join(tritonRepo, 'digits', '21', 'model.onnx')}`)
+
+    const clash = await runCliAsync(exportArgs('--version', '22', '--triton-repo', tritonRepo, '--no-onnx'))
+    expect(linesOf(clash.stderr).at(-1)).toBe('Error: --triton-repo needs model.onnx: drop --no-onnx')
+    expect(existsSync(join(exportDir, '22'))).toBe(false)
   })
 
   it.each([

@@ -19,6 +19,18 @@ describe('mnist-rnn (CLI)', () => {
     expect(info.backends.map((probe: {name: string}) => probe.name)).toEqual(['tensorflow', 'wasm', 'cpu'])
   })
 
+  it('info --json says which engines load and what --engine auto picks, and falls back to tfjs without onnxruntime-node', () => {
+    const info = JSON.parse(runCli(['info', '--json']).stdout)
+    expect(info.engines).toEqual([
+      {name: 'onnxruntime', loads: true, version: expect.stringMatching(/^1\.\d+\.\d+$/)},
+      {name: 'tfjs', loads: true, reason: `on backend ${info.autoBackend}`},
+    ])
+    expect(info.autoEngine.engine).toBe('onnxruntime')
+    const without = JSON.parse(runCli(['info', '--json'], {env: {MNIST_RNN_NO_ONNXRUNTIME: '1'}}).stdout)
+    expect(without.engines[0]).toEqual({name: 'onnxruntime', loads: false, reason: 'disabled by MNIST_RNN_NO_ONNXRUNTIME=1'})
+    expect(without.autoEngine).toEqual({engine: 'tfjs', reason: 'onnxruntime-node does not load (disabled by MNIST_RNN_NO_ONNXRUNTIME=1)'})
+  })
+
   it('a bad --data-dir exits non-zero with one clear line and no stack trace', () => {
     const result = runCli(['info', '--data-dir', '/definitely/not/here'])
     expect(result.status).toBe(1)

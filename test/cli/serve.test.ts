@@ -1,9 +1,8 @@
-import {ChildProcess} from 'node:child_process'
 import {once} from 'node:events'
 import {createServer} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {linesOf, makeTempDir, runCli, startCli} from '../helpers/cli.js'
+import {linesOf, makeTempDir, runCli, startCli, waitForLine} from '../helpers/cli.js'
 import {imageRows, mnistTestImages, writeTestExport} from '../serving/serving-fixtures.js'
 
 const SEED = 5
@@ -21,22 +20,6 @@ beforeAll(async () => {
 
 afterAll(() => temp.cleanup())
 
-/** Collects a child's output and resolves once a line matches `pattern`. */
-function waitForLine(child: ChildProcess, pattern: RegExp): {output: () => string; line: Promise<RegExpExecArray>} {
-  let stdout = ''
-  let stderr = ''
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const line = new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk
-      const match = pattern.exec(stdout)
-      if (match) resolve(match)
-    })
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
-  })
-  return {output: () => `${stdout}${stderr}`, line}
-}
-
 function predict(url: string, body: string) {
   return fetch(`${url}/v1/models/mnist:predict`, {method: 'POST', headers: {'content-type': 'application/json'}, body})
 }
@@ -49,7 +32,9 @@ describe('mnist-rnn serve (CLI)', () => {
     const banner = output()
     expect(banner).toContain(`Model mnist version ${VERSION} from ${temp.dir} (watching for new versions every 0.2 s)`)
     expect(banner).toContain('Signature serving_default: x_input DT_FLOAT [-1, 28, 28] → y_output DT_FLOAT [-1, 10]')
-    expect(banner).toMatch(/Backend wasm, 1 inference worker, batching up to 64 images or 2 ms, queue 1024/)
+    expect(banner).toMatch(
+      /Engine onnxruntime \(auto: onnxruntime-node 1\.\d+\.\d+ loads and version \d+ has model\.onnx\), 1 intra-op thread, 1 inference worker, batching up to 64 images or 2 ms, queue 1024/,
+    )
     expect(banner).toContain(`POST ${url}/v1/models/mnist:predict`)
 
     const exited = once(child, 'exit')
@@ -67,10 +52,10 @@ describe('mnist-rnn serve (CLI)', () => {
   })
 
   it('--json prints one JSON line per event; SIGINT stops it with exit 0', async () => {
-    const child = startCli(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '1', '--no-batching', '--json'])
+    const child = startCli(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '1', '--no-batching', '--engine', 'tfjs', '--json'])
     const {output, line} = waitForLine(child, /^(\{"event":"listening".*\})$/m)
     const started = JSON.parse((await line)[1])
-    expect(started).toMatchObject({event: 'listening', model: 'mnist', version: VERSION, backend: 'wasm', workers: 1, batching: false})
+    expect(started).toMatchObject({event: 'listening', model: 'mnist', version: VERSION, engine: 'tfjs', engineReason: '--engine tfjs', backend: 'wasm', workers: 1, batching: false})
     const answer = await fetch(`${started.url}/`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({data: imageRows(images, 0)})})
     expect(answer.status).toBe(200)
     const exited = once(child, 'exit')

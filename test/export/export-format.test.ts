@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
-import {existsSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:http'
-import {AddressInfo} from 'node:net'
+import {readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -77,11 +75,11 @@ describe('export format', () => {
       probeImages: probeImages(),
     })
 
-  it('writes model.json, weights.bin and signature.json that stock tf.loadLayersModel reads back with the same predictions', async () => {
+  it('writes model.json, weights.bin, model.onnx and signature.json; stock tf.loadLayersModel reads them back with the same predictions', async () => {
     const exportDir = join(temp.dir, 'stock')
     const result = await exportOf(exportDir, {version: 2})
     expect(result.version).toBe(2)
-    expect(readdirSync(result.path).sort()).toEqual(['model.json', 'signature.json', 'weights.bin'])
+    expect(readdirSync(result.path).sort()).toEqual(['model.json', 'model.onnx', 'signature.json', 'weights.bin'])
     expect(result.maxAbsDifference).toBeLessThanOrEqual(1e-5)
 
     const model = await tf.loadLayersModel(exportFolderHandler(result.path))
@@ -91,27 +89,6 @@ describe('export format', () => {
     const stock = tf.tidy(() => (model.predict(tf.tensor3d(images, [10, 28, 28])) as tf.Tensor).dataSync())
     model.dispose()
     expect(maxAbsDifference(stock, logitsOf(weights, images))).toBeLessThanOrEqual(1e-5)
-  })
-
-  it('loads over HTTP with stock tf.loadLayersModel("…/model.json"), as a browser would', async () => {
-    const exportDir = join(temp.dir, 'http')
-    const result = await exportOf(exportDir)
-    const server = createServer((request, response) => {
-      const file = join(exportDir, decodeURIComponent(request.url ?? '/'))
-      if (!existsSync(file)) return void response.writeHead(404).end()
-      response.writeHead(200).end(readFileSync(file))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    try {
-      const {port} = server.address() as AddressInfo
-      const model = await tf.loadLayersModel(`http://127.0.0.1:${port}/${result.version}/model.json`)
-      const images = probeImages(3)
-      const stock = tf.tidy(() => (model.predict(tf.tensor3d(images, [3, 28, 28])) as tf.Tensor).dataSync())
-      model.dispose()
-      expect(maxAbsDifference(stock, logitsOf(weights, images))).toBeLessThanOrEqual(1e-5)
-    } finally {
-      server.close()
-    }
   })
 
   it('signature.json matches the serving contract, records provenance, and its checksums verify', async () => {
@@ -127,9 +104,13 @@ describe('export format', () => {
       },
     })
     expect(signature.model).toEqual({architecture: 'lstm', hidden_units: HIDDEN, output: 'logits'})
-    expect(signature.provenance).toMatchObject({...provenance, verification: {probe_images: PROBE_COUNT, tolerance: 1e-5}})
+    expect(signature.provenance).toMatchObject({
+      ...provenance,
+      verification: {probe_images: PROBE_COUNT, tolerance: 1e-5, onnxruntime: {tolerance: 1e-4, version: expect.stringMatching(/^\d+\.\d+/)}},
+    })
+    expect(signature.provenance.verification.onnxruntime!.max_abs_difference).toBeLessThanOrEqual(1e-4)
     expect(Date.parse(signature.provenance.created_at)).toBeGreaterThan(Date.now() - 60_000)
-    for (const name of ['model.json', 'weights.bin']) {
+    for (const name of ['model.json', 'weights.bin', 'model.onnx']) {
       const bytes = readFileSync(join(result.path, name))
       expect(signature.files[name]).toEqual({bytes: bytes.byteLength, sha256: sha256Hex(bytes)})
     }

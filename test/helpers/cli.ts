@@ -1,4 +1,4 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -68,6 +68,22 @@ export function runCommand(command: string, args: string[], options: RunOptions 
   })
 }
 
+/** Collects a child's stdout and stderr, and resolves `match` once its stdout matches `pattern`. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp): {output: () => string; match: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const match = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const found = pattern.exec(stdout)
+      if (found) resolve(found)
+    })
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, match}
+}
+
 /** A fresh temporary folder, and a function that removes it. */
 export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: () => void} {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -77,4 +93,20 @@ export function makeTempDir(prefix = 'mnist-rnn-test-'): {dir: string; cleanup: 
 /** Non-empty lines of a stream's text. */
 export function linesOf(text: string): string[] {
   return text.split('\n').filter((line) => line.trim() !== '')
+}
+
+/** Collects a child's output and resolves once a line matches `pattern`. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): {output: () => string; line: Promise<RegExpExecArray>} {
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const line = new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const match = pattern.exec(stdout)
+      if (match) resolve(match)
+    })
+    child.once('exit', (code) => reject(new Error(`the command exited (${code}) before printing ${pattern}: ${stdout}${stderr}`)))
+  })
+  return {output: () => `${stdout}${stderr}`, line}
 }

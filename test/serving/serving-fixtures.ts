@@ -25,12 +25,12 @@ export function mnistTestImages(count: number): {images: Float32Array; labels: U
   return {images: set.images, labels: set.labels}
 }
 
-/** Publishes version `version` of a 16-unit classifier made from `seed` into `exportDir`. */
-export async function writeTestExport(exportDir: string, version: number, seed: number): Promise<ExportResult> {
+/** Publishes version `version` of a 16-unit classifier made from `seed` into `exportDir` (with model.onnx unless `onnx` is false). */
+export async function writeTestExport(exportDir: string, version: number, seed: number, options: {onnx?: boolean} = {}): Promise<ExportResult> {
   await selectBackend('wasm')
   const weights = createClassifierWeights(TEST_HIDDEN, seed)
   try {
-    return await writeExport({weights, exportDir, version, provenance, probeImages: mnistTestImages(PROBE_IMAGES).images})
+    return await writeExport({weights, exportDir, version, provenance, probeImages: mnistTestImages(PROBE_IMAGES).images, onnx: options.onnx})
   } finally {
     disposeClassifierWeights(weights)
   }

@@ -16,6 +16,12 @@ export const dataDirFlag = Flags.string({
 })
 
 /**
+ * A numeric flag. The library checks its range, so that a bad value (a word, an empty string: NaN)
+ * is a one-line error naming the flag rather than oclif's parse error.
+ */
+export const numberFlag = Flags.custom<number>({parse: async (input) => (input.trim() === '' ? Number.NaN : Number(input)), helpValue: 'N'})
+
+/**
  * Base of every mnist-rnn command: `--json` support, and errors a user can cause (UserError)
  * printed as one line on stderr with exit code 1 instead of a stack trace.
  */
@@ -29,11 +35,18 @@ export abstract class MnistCommand extends Command {
     return backend
   }
 
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+  protected async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof UserError) {
       process.exitCode = 1
       if (this.jsonEnabled()) this.logJson({error: error.message})
       this.logToStderr(`Error: ${error.message}`)
+      return undefined
+    }
+    if (this.jsonEnabled()) {
+      // oclif would print its whole error object (a flag error carries the parser's state and
+      // config): with --json, every failure is one {"error": "…"} object, as for a UserError.
+      process.exitCode = error.oclif?.exit ?? error.exitCode ?? 1
+      this.logJson({error: error.message.split('\n')[0]})
       return undefined
     }
     return super.catch(error)

@@ -15,7 +15,7 @@ import {
 import {TensorEncoding, floatTensorProto, floatsFromTensorProto} from '../serving/grpc/tensor.js'
 import {DEFAULT_MODEL_NAME} from '../serving/options.js'
 import {ModelMetadata, PredictResult, VersionState, VersionStatus} from '../serving/api.js'
-import {TensorInfo} from '../export/format.js'
+import {TensorSpec} from '../export/format.js'
 
 /** Which model a call is for; TF Serving's defaults when omitted. */
 export interface GrpcModelOptions {
@@ -96,11 +96,11 @@ export class GrpcServingClient {
     const request = {model_spec: this.modelSpec(options), metadata_field: [SIGNATURE_DEF_FIELD]}
     const response = await this.call<GetModelMetadataResponseMessage>(this.prediction, 'GetModelMetadata', request, options.deadlineMs)
     const signatureDefs = response.metadata[SIGNATURE_DEF_FIELD]?.signature_def ?? {}
-    const tensorInfos = (infos: Record<string, TensorInfoMessage>): Record<string, TensorInfo> =>
+    const tensorInfos = (infos: Record<string, TensorInfoMessage>): Record<string, TensorSpec> =>
       Object.fromEntries(
         Object.entries(infos).map(([alias, info]) => [
           alias,
-          {name: info.name, dtype: info.dtype as TensorInfo['dtype'], shape: info.tensor_shape.dim.map((dim) => Number(dim.size))},
+          {name: info.name, dtype: info.dtype as TensorSpec['dtype'], shape: info.tensor_shape.dim.map((dim) => Number(dim.size))},
         ]),
       )
     return {

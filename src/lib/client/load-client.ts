@@ -4,11 +4,19 @@ import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../core/image.js'
 import {GrpcServingClient, grpcAddressOfUrl, grpcFailureOf} from './grpc-client.js'
 import {JsonPoster, RequestFailure} from './http-post.js'
 import {LatencySummary, summarizeLatencies} from './latency.js'
+import {V2GrpcClient, V2RestClient} from './v2-client.js'
 import {DEFAULT_MODEL_NAME} from '../serving/options.js'
+import {requireInteger} from '../core/validation.js'
 
-/** Which contract the client speaks: the seed's Flask route, TF Serving's REST :predict or its gRPC Predict. */
-export const CLIENT_APIS = ['flask', 'rest', 'grpc'] as const
+/**
+ * Which contract the client speaks: the seed's Flask route, TF Serving's REST :predict or its
+ * gRPC Predict, or the Open Inference Protocol (V2) over REST with JSON tensors, over REST with
+ * binary tensors, or over gRPC with raw tensors.
+ */
+export const CLIENT_APIS = ['flask', 'rest', 'grpc', 'v2', 'v2-binary', 'v2-grpc'] as const
 export type ClientApi = (typeof CLIENT_APIS)[number]
+
+const GRPC_APIS = new Set<ClientApi>(['grpc', 'v2-grpc'])
 
 /** The MNIST test set holds 10,000 images; more tests than that cycle through it again. */
 const MNIST_TEST_IMAGES = 10_000
@@ -44,23 +52,17 @@ export interface LoadClientReport {
   errorSamples: string[]
 }
 
-interface Answer {
-  probabilities: number[]
-}
-
 function checkOptions(options: LoadClientOptions): URL {
-  if (!Number.isInteger(options.numTests) || options.numTests < 1) throw new UserError(`--num-tests must be a whole number ≥ 1, got ${options.numTests}`)
-  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-    throw new UserError(`--concurrency must be a whole number ≥ 1, got ${options.concurrency}`)
-  }
+  requireInteger(options.numTests, '--num-tests', 1)
+  requireInteger(options.concurrency, '--concurrency', 1)
   let url: URL
   try {
     url = new URL(options.url)
   } catch {
     throw new UserError(`--url ${options.url} is not a URL (expected e.g. http://127.0.0.1:5000)`)
   }
-  if (options.api === 'grpc') {
-    if (url.protocol !== 'grpc:') throw new UserError(`--api grpc needs --url grpc://HOST:PORT (serve --grpc-port), got ${options.url}`)
+  if (GRPC_APIS.has(options.api)) {
+    if (url.protocol !== 'grpc:') throw new UserError(`--api ${options.api} needs --url grpc://HOST:PORT (serve --grpc-port), got ${options.url}`)
   } else if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--url must be http:// or https://, got ${options.url}`)
   return url
 }
@@ -90,7 +92,7 @@ class PixelText {
 }
 
 /** Where requests go and how an image becomes a body: flat for Flask, 28 rows of 28 for TF Serving. */
-function endpointOf(base: URL, api: ClientApi, modelName: string): {endpoint: string; bodyOf: (image: Float32Array) => string} {
+function endpointOf(base: URL, api: 'flask' | 'rest', modelName: string): {endpoint: string; bodyOf: (image: Float32Array) => string} {
   const root = base.href.replace(/\/+$/, '')
   const pixels = new PixelText()
   if (api === 'flask') return {endpoint: `${root}/`, bodyOf: (image) => `{"data":${pixels.list(image, 0, IMAGE_PIXELS)}}`}
@@ -104,17 +106,65 @@ function endpointOf(base: URL, api: ClientApi, modelName: string): {endpoint: st
   }
 }
 
-function answerOf(api: ClientApi, body: unknown): Answer {
+function answerOf(api: 'flask' | 'rest', body: unknown): number[] {
   const answer = (typeof body === 'object' && body !== null ? body : {}) as {y?: unknown; predictions?: unknown}
   const rows = api === 'flask' ? answer.y : answer.predictions
   const row = Array.isArray(rows) ? rows[0] : undefined
   if (!Array.isArray(row) || row.length === 0 || !row.every((value) => typeof value === 'number')) {
     throw new Error(`unexpected answer: ${JSON.stringify(body).slice(0, 80)}`)
   }
-  return {probabilities: row}
+  return row
 }
 
-function argmax(values: number[]): number {
+/** One API's way to send an image and get its scores back (probabilities or logits: argmax is the same). */
+interface Scorer {
+  endpoint: string
+  scores(image: Float32Array): Promise<ArrayLike<number>>
+  close(): void
+}
+
+function scorerOf(api: ClientApi, base: URL, modelName: string, options: LoadClientOptions): Scorer {
+  const deadlineMs = options.timeoutMs
+  switch (api) {
+    case 'grpc': {
+      const client = new GrpcServingClient(grpcAddressOfUrl(base), modelName)
+      return {
+        endpoint: `grpc://${grpcAddressOfUrl(base)} tensorflow.serving.PredictionService/Predict`,
+        scores: async (image) => (await client.predict(image, 1, {encoding: 'tensor_content', deadlineMs})).logits,
+        close: () => client.close(),
+      }
+    }
+    case 'v2-grpc': {
+      const client = new V2GrpcClient(grpcAddressOfUrl(base), modelName)
+      return {
+        endpoint: `grpc://${grpcAddressOfUrl(base)} inference.GRPCInferenceService/ModelInfer`,
+        scores: async (image) => (await client.infer(image, 1, {deadlineMs})).logits,
+        close: () => client.close(),
+      }
+    }
+    case 'v2':
+    case 'v2-binary': {
+      const encoding = api === 'v2' ? 'json' : 'binary'
+      const client = new V2RestClient(base.href, {modelName, encoding, connections: options.concurrency, timeoutMs: options.timeoutMs})
+      return {endpoint: client.endpoint, scores: async (image) => (await client.infer(image, 1)).logits, close: () => client.close()}
+    }
+    default: {
+      const {endpoint, bodyOf} = endpointOf(base, api, modelName)
+      const poster = new JsonPoster(endpoint, options.concurrency, options.timeoutMs)
+      return {
+        endpoint,
+        scores: async (image) => {
+          const {status, body} = await poster.post(bodyOf(image))
+          if (status !== 200) throw new Error(`HTTP ${status}: ${(body as {error?: string} | undefined)?.error ?? 'no error message'}`)
+          return answerOf(api, body)
+        },
+        close: () => poster.close(),
+      }
+    }
+  }
+}
+
+function argmax(values: ArrayLike<number>): number {
   let best = 0
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
   return best
@@ -137,11 +187,8 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
   const base = checkOptions(options)
   const test = loadMnistSplit('test', options.dataDir, Math.min(options.numTests, MNIST_TEST_IMAGES))
   const modelName = options.modelName ?? DEFAULT_MODEL_NAME
-  const grpcClient = options.api === 'grpc' ? new GrpcServingClient(grpcAddressOfUrl(base), modelName) : undefined
-  const {endpoint, bodyOf} = grpcClient
-    ? {endpoint: `grpc://${grpcAddressOfUrl(base)} tensorflow.serving.PredictionService/Predict`, bodyOf: undefined}
-    : endpointOf(base, options.api, modelName)
-  const poster = grpcClient ? undefined : new JsonPoster(endpoint, options.concurrency, options.timeoutMs)
+  const scorer = scorerOf(options.api, base, modelName, options)
+  const {endpoint} = scorer
   const latencies: number[] = []
   const errorSamples = new Set<string>()
   let next = 0
@@ -155,14 +202,7 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
     const sent = performance.now()
     const image = test.images.subarray(slot * IMAGE_PIXELS, (slot + 1) * IMAGE_PIXELS)
     try {
-      let scores: number[]
-      if (grpcClient) {
-        scores = Array.from((await grpcClient.predict(image, 1, {encoding: 'tensor_content', deadlineMs: options.timeoutMs})).logits)
-      } else {
-        const {status, body} = await poster!.post(bodyOf!(image))
-        if (status !== 200) throw new Error(`HTTP ${status}: ${(body as {error?: string} | undefined)?.error ?? 'no error message'}`)
-        scores = answerOf(options.api, body).probabilities
-      }
+      const scores = await scorer.scores(image)
       latencies.push(performance.now() - sent)
       if (argmax(scores) === test.labels[slot]) correct++
     } catch (error) {
@@ -179,8 +219,7 @@ export async function runLoadClient(options: LoadClientOptions): Promise<LoadCli
     while (next < options.numTests) await sendOne(next++)
   })
   await Promise.all(lanes)
-  grpcClient?.close()
-  poster?.close()
+  scorer.close()
   const seconds = (performance.now() - started) / MS_PER_SECOND
   if (unreachable === options.numTests) throw new UserError(`cannot reach ${endpoint}: ${[...errorSamples][0]} (is mnist-rnn serve running?)`)
 

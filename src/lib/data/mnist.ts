@@ -1,10 +1,12 @@
-import {existsSync, statSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 
 import {UserError} from '../core/errors.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 import {readIdxFile} from './idx.js'
+import {requireDirectory} from '../core/files.js'
+import {requireInteger} from '../core/validation.js'
 
 export const MNIST_FILE_NAMES = {
   train: {images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte'},
@@ -38,8 +40,7 @@ function findFile(dir: string, name: string): string {
 }
 
 function checkDataDir(dir: string): void {
-  if (!existsSync(dir)) throw new UserError(`data directory ${dir} does not exist`)
-  if (!statSync(dir).isDirectory()) throw new UserError(`data directory ${dir} is not a directory`)
+  requireDirectory(dir, 'data directory')
 }
 
 /**
@@ -92,9 +93,7 @@ export function rangeOf(set: ImageSet, start: number, end: number): ImageSet {
  * leaves no training images is a UserError.
  */
 export function splitValidation(train: ImageSet, validationSize: number): {train: ImageSet; validation: ImageSet} {
-  if (!Number.isInteger(validationSize) || validationSize < 0) {
-    throw new UserError(`validation size must be a whole number ≥ 0, got ${validationSize}`)
-  }
+  requireInteger(validationSize, 'validation size', 0)
   if (validationSize >= train.count) {
     throw new UserError(`validation size ${validationSize} leaves no training images out of ${train.count}`)
   }

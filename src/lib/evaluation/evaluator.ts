@@ -8,6 +8,8 @@ import {classifierLogits} from '../model/classifier.js'
 import {ClassifierWeights} from '../model/weights.js'
 import {IMAGE_PIXELS, NUM_CLASSES} from '../core/image.js'
 import {imagesTensor} from '../model/classifier.js'
+import {requireInteger} from '../core/validation.js'
+import {Misclassified} from '../training/metrics.js'
 import {
   ClassMetrics,
   ConfusedPair,
@@ -27,15 +29,11 @@ export const CONFUSED_PAIRS_REPORTED = 10
 
 /** Logits [B, 10] for images [B, 28, 28]; the caller of evaluate() disposes nothing. */
 export type LogitsFunction = (images: tf.Tensor3D) => tf.Tensor2D
+/** Logits [count·10] for `count` images [count·784], as an engine outside TF.js answers them. */
+export type BatchLogitsFunction = (images: Float32Array, count: number) => Promise<Float32Array>
 
-export interface Misclassified {
-  /** Position in the evaluated set. */
-  index: number
-  label: number
-  predicted: number
-  /** 784 pixels in [0, 1]. */
-  image: Float32Array
-}
+/** An image the model got wrong: shared with training, whose validation keeps them for TensorBoard. */
+export type {Misclassified}
 
 export interface EvaluationResult {
   images: number
@@ -63,10 +61,24 @@ export interface EvaluationOptions {
  * Scores a model on a set, streaming it in batches (only one batch is a tensor at a time):
  * accuracy, mean cross-entropy, confusion matrix, per-class metrics, most confused pairs.
  */
-export async function evaluate(logitsOf: LogitsFunction, set: ImageSet, options: EvaluationOptions = {}): Promise<EvaluationResult> {
+export function evaluate(logitsOf: LogitsFunction, set: ImageSet, options: EvaluationOptions = {}): Promise<EvaluationResult> {
+  return evaluateBatches(
+    async (images, count) => {
+      const logitsTensor = tf.tidy(() => logitsOf(imagesTensor(images, count)))
+      const logits = (await logitsTensor.data()) as Float32Array
+      logitsTensor.dispose()
+      return logits
+    },
+    set,
+    options,
+  )
+}
+
+/** The same scoring for any engine: `logitsOf` answers [count, 10] logits for `count` images [count·784]. */
+export async function evaluateBatches(logitsOf: BatchLogitsFunction, set: ImageSet, options: EvaluationOptions = {}): Promise<EvaluationResult> {
   const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE
   const keepErrors = options.keepErrors ?? MAX_KEPT_ERRORS
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a whole number ≥ 1, got ${batchSize}`)
+  requireInteger(batchSize, 'batch size', 1)
   const matrix = emptyConfusionMatrix()
   const misclassified: Misclassified[] = []
   let lossSum = 0
@@ -74,9 +86,7 @@ export async function evaluate(logitsOf: LogitsFunction, set: ImageSet, options:
   let busyMs = 0
   for (const batch of sequentialBatches(set, batchSize)) {
     const started = performance.now()
-    const logitsTensor = tf.tidy(() => logitsOf(imagesTensor(batch.images, batch.size)))
-    const logits = (await logitsTensor.data()) as Float32Array
-    logitsTensor.dispose()
+    const logits = await logitsOf(batch.images, batch.size)
     const predictions = new Uint8Array(batch.size)
     for (let row = 0; row < batch.size; row++) {
       const scored = scoreRow(logits, row, batch.labels[row])

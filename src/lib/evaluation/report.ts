@@ -21,8 +21,17 @@ export interface ErrorGridInfo {
 }
 
 /** `eval --json`: everything in the text report, numbers unrounded, the matrix as nested arrays. */
+/** The engine that ran the model (tfjs or onnxruntime) and why it was chosen. */
+export interface EvaluationEngine {
+  name: string
+  reason: string
+  /** ONNX Runtime's intra-op threads, for onnxruntime. */
+  threads?: number
+}
+
 export interface EvaluationReport {
   model: EvaluatedModel
+  engine: EvaluationEngine
   backend: string
   batchSize: number
   images: number
@@ -39,10 +48,11 @@ export interface EvaluationReport {
 
 export function evaluationReport(
   result: EvaluationResult,
-  context: {model: EvaluatedModel; backend: string; batchSize: number; errorsPng?: ErrorGridInfo},
+  context: {model: EvaluatedModel; engine: EvaluationEngine; backend: string; batchSize: number; errorsPng?: ErrorGridInfo},
 ): EvaluationReport {
   return {
     model: context.model,
+    engine: context.engine,
     backend: context.backend,
     batchSize: context.batchSize,
     images: result.images,
@@ -71,6 +81,12 @@ export function describeModel(model: EvaluatedModel): string {
   return `${what} (${model.path}${model.step !== undefined ? `, step ${model.step}` : ''}, ${model.hidden} hidden units)`
 }
 
+function describeEngine(report: EvaluationReport): string {
+  const {name, reason, threads} = report.engine
+  if (name === 'tfjs') return `tfjs on backend ${report.backend} (${reason})`
+  return `${name}${threads === undefined ? '' : `, ${threads} intra-op thread${threads === 1 ? '' : 's'}`} (${reason})`
+}
+
 /**
  * The text report, one line per array entry. With `colour`, the confusion matrix is a heat map:
  * the diagonal in green by each digit's recall, errors in red by their share of the largest error.
@@ -78,7 +94,8 @@ export function describeModel(model: EvaluatedModel): string {
 export function formatEvaluationReport(report: EvaluationReport, options: {colour: boolean}): string[] {
   const lines = [
     `Model: ${describeModel(report.model)}`,
-    `Images: ${report.images} (batches of ${report.batchSize}, backend ${report.backend})`,
+    `Engine: ${describeEngine(report)}`,
+    `Images: ${report.images} (batches of ${report.batchSize})`,
     `Accuracy: ${fixed(report.accuracy)} (${report.correct}/${report.images})`,
     `Mean cross-entropy loss: ${fixed(report.loss)}`,
     `Speed: ${Math.round(report.imagesPerSecond)} images/s (${report.seconds.toFixed(2)} s)`,

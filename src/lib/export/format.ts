@@ -4,14 +4,25 @@ import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 
 /**
  * The on-disk contract of an exported model: `EXPORT_DIR/N/` holds the stock TF.js Layers files
- * (model.json + weights.bin) and signature.json, which tags the model like a TensorFlow
- * SavedModel (tags, signature_def) and records where it came from and the sha256 of each file.
+ * (model.json + weights.bin), the same network as ONNX (model.onnx), and signature.json, which
+ * tags the model like a TensorFlow SavedModel (tags, signature_def) and records where it came
+ * from and the sha256 of each file.
  */
 export const MODEL_JSON_FILE = 'model.json'
 export const WEIGHTS_FILE = 'weights.bin'
+export const ONNX_MODEL_FILE = 'model.onnx'
 export const SIGNATURE_FILE = 'signature.json'
-/** The files signature.json checksums, in the order they are written. */
+/** The files every version has and signature.json checksums, in the order they are written. */
 export const CHECKSUMMED_FILES = [MODEL_JSON_FILE, WEIGHTS_FILE] as const
+/**
+ * Files a version may have: checked against signature.json when it records them. Versions
+ * exported before ONNX export existed have no model.onnx and stay valid.
+ */
+export const OPTIONAL_CHECKSUMMED_FILES = [ONNX_MODEL_FILE] as const
+
+/** The formats a version can hold, and the files each consists of. */
+export const VERSION_FORMATS = {'tfjs-layers': [MODEL_JSON_FILE, WEIGHTS_FILE], onnx: [ONNX_MODEL_FILE]} as const
+export type VersionFormat = keyof typeof VERSION_FORMATS
 
 export const DEFAULT_EXPORT_DIR = 'exportmodel'
 export const EXPORT_FORMAT = 'mnist-rnn-export/1'
@@ -55,22 +66,23 @@ export interface ExportProvenance {
   created_at: string
   toolkit_version: string
   backend: string
-  /** The stock-loader check made before publishing. */
-  verification: {probe_images: number; max_abs_difference: number; tolerance: number}
+  /** The stock-loader check made before publishing, and ONNX Runtime's check of model.onnx (absent before ONNX export existed). */
+  verification: {probe_images: number; max_abs_difference: number; tolerance: number; onnxruntime?: OnnxVerification}
+}
+
+/** ONNX Runtime's logits for model.onnx against the checkpoint's, on the same probe images. */
+export interface OnnxVerification {
+  max_abs_difference: number
+  tolerance: number
+  /** The onnxruntime-node version that ran the check. */
+  version: string
 }
 
 /** A signature as the serving front ends describe it (camelCase, TF Serving's SignatureDef). */
-export interface TensorInfo {
-  name: string
-  dtype: 'DT_FLOAT'
-  /** -1 for the batch dimension. */
-  shape: number[]
-}
-
 export interface SignatureDef {
   methodName: string
-  inputs: Record<string, TensorInfo>
-  outputs: Record<string, TensorInfo>
+  inputs: Record<string, TensorSpec>
+  outputs: Record<string, TensorSpec>
 }
 
 /** The parsed signature.json. */
@@ -98,6 +110,11 @@ export function signatureDefsOf(signature: ExportSignature): Record<string, Sign
     defs[name] = {methodName: def.method_name, inputs: def.inputs, outputs: def.outputs}
   }
   return defs
+}
+
+/** The formats whose files signature.json records (only recorded, checksummed files count). */
+export function formatsOf(signature: ExportSignature): VersionFormat[] {
+  return (Object.keys(VERSION_FORMATS) as VersionFormat[]).filter((format) => VERSION_FORMATS[format].every((file) => signature.files[file] !== undefined))
 }
 
 /** A version folder's name: a positive integer without sign or leading zeros. */

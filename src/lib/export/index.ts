@@ -3,7 +3,7 @@ export * from './format.js'
 export {exportFolderHandler, layersModelFiles} from './layers-files.js'
 export {verifyExportFolder} from './read.js'
 export type {VerifiedExport} from './read.js'
-export {VERIFY_TOLERANCE, DEFAULT_PROBE_IMAGES, maxDifferenceFromStockLoader} from './verify.js'
+export {VERIFY_TOLERANCE, ONNX_VERIFY_TOLERANCE, DEFAULT_PROBE_IMAGES, maxDifferenceFromStockLoader, maxDifferenceFromOnnxRuntime} from './verify.js'
 export {
   listExportVersions,
   latestValidVersion,
@@ -13,5 +13,5 @@ export {
   unfinishedExports,
 } from './versions.js'
 export type {ExportVersionEntry, ExportedModel} from './versions.js'
-export {EXPORT_PAUSE_ENV, checkVersionNumber, writeExport} from './write.js'
+export {writeExport} from './write.js'
 export type {ExportResult, WriteExportOptions} from './write.js'

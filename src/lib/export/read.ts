@@ -15,14 +15,19 @@ import {
   INPUT_NAME,
   INPUT_SHAPE,
   MODEL_JSON_FILE,
+  ONNX_MODEL_FILE,
+  OPTIONAL_CHECKSUMMED_FILES,
   OUTPUT_NAME,
   OUTPUT_SHAPE,
   PREDICT_METHOD_NAME,
   SERVE_TAG,
   SIGNATURE_FILE,
   TensorSpec,
+  VersionFormat,
   WEIGHTS_FILE,
+  formatsOf,
 } from './format.js'
+import {onnxModelProblem} from './onnx/classifier-model.js'
 
 /** Where each classifier weight lives in the Keras Layers model's weights manifest. */
 export const LAYERS_WEIGHT_NAMES: Record<WeightName, string> = {
@@ -41,12 +46,17 @@ export interface VerifiedExport {
   weightArrays: WeightArrays
   hidden: number
   sizeBytes: number
+  /** The formats the version holds (tfjs-layers always; onnx when signature.json records model.onnx). */
+  formats: VersionFormat[]
+  /** model.onnx's verified bytes, when the version has it. */
+  onnxModel?: Buffer
 }
 
 /**
  * Checks a version folder completely: signature.json parses and matches the serving contract
  * (tags, serving_default x_input [-1,28,28] → y_output [-1,10]), every file matches its recorded
- * sha256, and weights.bin holds the classifier's weights. A UserError names the folder and what is wrong.
+ * sha256, weights.bin holds the classifier's weights, and model.onnx (when recorded) is an ONNX
+ * graph x_input [N,28,28] → y_output [N,10]. A UserError names the folder and what is wrong.
  */
 export function verifyExportFolder(folder: string): VerifiedExport {
   const fail = (what: string): never => {
@@ -58,7 +68,8 @@ export function verifyExportFolder(folder: string): VerifiedExport {
   const signature = checkSignature(readJson(folder, SIGNATURE_FILE), fail)
   const contents: Record<string, Buffer> = {}
   let sizeBytes = statSync(join(folder, SIGNATURE_FILE)).size
-  for (const name of CHECKSUMMED_FILES) {
+  const recordedOptional = OPTIONAL_CHECKSUMMED_FILES.filter((name) => signature.files[name] !== undefined)
+  for (const name of [...CHECKSUMMED_FILES, ...recordedOptional]) {
     const bytes = readFile(folder, name)
     const recorded = signature.files[name]
     if (!recorded) fail(`${SIGNATURE_FILE} records no checksum for ${name}`)
@@ -70,7 +81,10 @@ export function verifyExportFolder(folder: string): VerifiedExport {
   }
   const {weightArrays, hidden} = decodeClassifierWeights(contents[MODEL_JSON_FILE], contents[WEIGHTS_FILE], fail)
   if (hidden !== signature.model.hidden_units) fail(`weights have ${hidden} hidden units, ${SIGNATURE_FILE} says ${signature.model.hidden_units}`)
-  return {signature, weightArrays, hidden, sizeBytes}
+  const onnxModel = contents[ONNX_MODEL_FILE]
+  const onnxProblem = onnxModel && onnxModelProblem(onnxModel)
+  if (onnxProblem) fail(onnxProblem)
+  return {signature, weightArrays, hidden, sizeBytes, formats: formatsOf(signature), onnxModel}
 }
 
 /**

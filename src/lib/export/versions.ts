@@ -4,8 +4,9 @@ import {basename, dirname, join} from 'node:path'
 import {UserError} from '../core/errors.js'
 import {cannotReadError, isFolderReadable} from '../core/files.js'
 import {ClassifierWeights} from '../model/weights.js'
-import {ExportSignature, TEMP_FOLDER_PREFIX, versionOfFolderName} from './format.js'
+import {ExportSignature, TEMP_FOLDER_PREFIX, VersionFormat, versionOfFolderName} from './format.js'
 import {folderProblemOf, loadVerifiedWeights, verifyExportFolder} from './read.js'
+import {requireDirectory} from '../core/files.js'
 
 /** One version folder of an export directory, checked. */
 export interface ExportVersionEntry {
@@ -22,6 +23,8 @@ export interface ExportVersionEntry {
   hidden?: number
   sizeBytes: number
   createdAt?: string
+  /** The formats a valid version holds (tfjs-layers; onnx for versions exported with model.onnx). */
+  formats?: VersionFormat[]
 }
 
 /** What eval and serve get: a verified version, its signature, and its weights as tf.Variables (caller disposes). */
@@ -31,11 +34,13 @@ export interface ExportedModel {
   signature: ExportSignature
   hidden: number
   weights: ClassifierWeights
+  formats: VersionFormat[]
+  /** model.onnx's verified bytes, when the version has it. */
+  onnxModel?: Buffer
 }
 
 function checkExportDir(exportDir: string): void {
-  if (!existsSync(exportDir)) throw new UserError(`export directory ${exportDir} does not exist`)
-  if (!statSync(exportDir).isDirectory()) throw new UserError(`export directory ${exportDir} is not a folder`)
+  requireDirectory(exportDir, 'export directory')
 }
 
 function readExportDir(exportDir: string) {
@@ -64,7 +69,7 @@ export function listExportVersions(exportDir: string): ExportVersionEntry[] {
 function describeVersion(exportDir: string, version: number): ExportVersionEntry {
   const path = join(exportDir, String(version))
   try {
-    const {signature, sizeBytes, hidden} = verifyExportFolder(path)
+    const {signature, sizeBytes, hidden, formats} = verifyExportFolder(path)
     const {provenance} = signature
     return {
       version,
@@ -77,6 +82,7 @@ function describeVersion(exportDir: string, version: number): ExportVersionEntry
       hidden,
       sizeBytes,
       createdAt: provenance.created_at,
+      formats,
     }
   } catch (error) {
     const problem = folderProblemOf(path, error)
@@ -156,5 +162,6 @@ export async function loadExportedModel(exportDir: string, version?: number): Pr
   const path = join(exportDir, String(chosen))
   if (!existsSync(path)) throw new UserError(`${path}: no such version`)
   const verified = verifyExportFolder(path)
-  return {version: chosen, path, signature: verified.signature, hidden: verified.hidden, weights: loadVerifiedWeights(verified)}
+  const {signature, hidden, formats, onnxModel} = verified
+  return {version: chosen, path, signature, hidden, formats, onnxModel, weights: loadVerifiedWeights(verified)}
 }

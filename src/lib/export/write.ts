@@ -1,25 +1,33 @@
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
 import {cannotReadError, fileProblem, makeUniqueFolder} from '../core/files.js'
-import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
+import {ClassifierWeights, hiddenUnitsOf, weightArraysOf} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
-import {fileRecordOf} from '../core/files.js'
-import {DEFAULT_SIGNATURE_NAME, EXPORT_FORMAT, ExportProvenance, ExportSignature, MODEL_JSON_FILE, RETIRED_FOLDER_PREFIX, SERVE_TAG, SIGNATURE_FILE, TEMP_FOLDER_PREFIX, WEIGHTS_FILE, servingDefaultSignature} from './format.js'
+import {fileRecordOf, syncFolder, writeFileDurably} from '../core/files.js'
+import {
+  DEFAULT_SIGNATURE_NAME,
+  EXPORT_FORMAT,
+  ExportProvenance,
+  ExportSignature,
+  MODEL_JSON_FILE,
+  ONNX_MODEL_FILE,
+  OnnxVerification,
+  RETIRED_FOLDER_PREFIX,
+  SERVE_TAG,
+  SIGNATURE_FILE,
+  TEMP_FOLDER_PREFIX,
+  WEIGHTS_FILE,
+  servingDefaultSignature,
+} from './format.js'
+import {encodeOnnxClassifier} from './onnx/classifier-model.js'
 import {FileRecord} from '../core/files.js'
 import {layersModelFiles} from './layers-files.js'
 import {verifyExportFolder} from './read.js'
-import {VERIFY_TOLERANCE, maxDifferenceFromStockLoader} from './verify.js'
+import {ONNX_VERIFY_TOLERANCE, VERIFY_TOLERANCE, maxDifferenceFromOnnxRuntime, maxDifferenceFromStockLoader} from './verify.js'
 import {nextVersion} from './versions.js'
-
-/**
- * Test hook: when set to a number of milliseconds, the export pauses that long half-way through
- * writing its files (after model.json, before weights.bin) and says so on stderr, so a test can
- * kill the process mid-write.
- */
-export const EXPORT_PAUSE_ENV = 'MNIST_RNN_TEST_EXPORT_PAUSE_MS'
-export const EXPORT_PAUSE_MESSAGE = 'export: paused mid-write'
+import {requireInteger} from '../core/validation.js'
 
 export interface WriteExportOptions {
   weights: ClassifierWeights
@@ -29,9 +37,17 @@ export interface WriteExportOptions {
   /** Replace an existing version (atomically). */
   force?: boolean
   provenance: Omit<ExportProvenance, 'verification' | 'created_at'>
-  /** Images [count·784] whose logits the stock loader must reproduce. */
+  /** Images [count·784] whose logits the stock loader and ONNX Runtime must reproduce. */
   probeImages: Float32Array
   tolerance?: number
+  /** Also write model.onnx, verified in ONNX Runtime (default true; false writes only the TF.js Layers format). */
+  onnx?: boolean
+  onnxTolerance?: number
+  /**
+   * Awaited half-way through writing the files (model.json written, weights.bin not yet), with
+   * the temporary folder: where a test stops the process to see that a crash publishes nothing.
+   */
+  midWrite?: (tempPath: string) => Promise<void>
 }
 
 export interface ExportResult {
@@ -47,9 +63,6 @@ export interface ExportResult {
   signature: ExportSignature
 }
 
-export function checkVersionNumber(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 1) throw new UserError(`version must be a whole number ≥ 1, got ${version}`)
-}
 
 /**
  * Writes version N of an exported model so that it appears complete or not at all: everything is
@@ -63,7 +76,7 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   const tolerance = options.tolerance ?? VERIFY_TOLERANCE
   createExportDir(exportDir)
   const version = options.version ?? nextVersion(exportDir)
-  checkVersionNumber(version)
+  requireInteger(version, 'version', 1)
   const finalPath = join(exportDir, String(version))
   checkVersionAvailable(exportDir, version, Boolean(options.force))
   removeAbandonedFolders(exportDir)
@@ -71,9 +84,10 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
   const tempPath = makeTempFolder(exportDir)
   try {
     const {modelJson, weightsBin} = await layersModelFiles(weights)
-    writeDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
-    await pauseIfAsked(tempPath)
-    writeDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
+    writeFileDurably(join(tempPath, MODEL_JSON_FILE), modelJson)
+    await options.midWrite?.(tempPath)
+    writeFileDurably(join(tempPath, WEIGHTS_FILE), weightsBin)
+    const files: Record<string, FileRecord> = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
 
     const maxAbsDifference = await maxDifferenceFromStockLoader(tempPath, weights, options.probeImages)
     const probeImages = options.probeImages.length / IMAGE_PIXELS
@@ -82,7 +96,13 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
         `verification failed: stock tf.loadLayersModel's logits differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`,
       )
     }
-    const files = {[MODEL_JSON_FILE]: fileRecordOf(modelJson), [WEIGHTS_FILE]: fileRecordOf(weightsBin)}
+    let onnxVerification: OnnxVerification | undefined
+    if (options.onnx ?? true) {
+      const onnxModel = encodeOnnxClassifier({weights: weightArraysOf(weights), hidden: hiddenUnitsOf(weights), producerVersion: options.provenance.toolkit_version})
+      writeFileDurably(join(tempPath, ONNX_MODEL_FILE), onnxModel)
+      files[ONNX_MODEL_FILE] = fileRecordOf(onnxModel)
+      onnxVerification = await verifyOnnxModel(onnxModel, weights, options.probeImages, options.onnxTolerance ?? ONNX_VERIFY_TOLERANCE)
+    }
     const signature: ExportSignature = {
       format: EXPORT_FORMAT,
       tags: [SERVE_TAG],
@@ -91,11 +111,11 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
       provenance: {
         ...options.provenance,
         created_at: new Date().toISOString(),
-        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance},
+        verification: {probe_images: probeImages, max_abs_difference: maxAbsDifference, tolerance, ...(onnxVerification && {onnxruntime: onnxVerification})},
       },
       files,
     }
-    writeDurably(join(tempPath, SIGNATURE_FILE), Buffer.from(`${JSON.stringify(signature, null, 2)}\n`))
+    writeFileDurably(join(tempPath, SIGNATURE_FILE), Buffer.from(`${JSON.stringify(signature, null, 2)}\n`))
     const {sizeBytes} = verifyExportFolder(tempPath)
     syncFolder(tempPath)
 
@@ -105,6 +125,14 @@ export async function writeExport(options: WriteExportOptions): Promise<ExportRe
     rmSync(tempPath, {recursive: true, force: true})
     throw error
   }
+}
+
+async function verifyOnnxModel(onnxModel: Uint8Array, weights: ClassifierWeights, probeImages: Float32Array, tolerance: number): Promise<OnnxVerification> {
+  const {maxAbsDifference, version} = await maxDifferenceFromOnnxRuntime(onnxModel, weights, probeImages)
+  if (!(maxAbsDifference <= tolerance)) {
+    throw new UserError(`verification failed: ONNX Runtime's logits for model.onnx differ from the checkpoint's by ${maxAbsDifference} (tolerance ${tolerance}); nothing published`)
+  }
+  return {max_abs_difference: maxAbsDifference, tolerance, version}
 }
 
 /** An existing version may only be replaced with force. */
@@ -131,33 +159,6 @@ function makeTempFolder(exportDir: string): string {
   } catch (error) {
     throw new UserError(`cannot write to export directory ${exportDir}: ${fileProblem(error)}`)
   }
-}
-
-/** Writes a file and flushes it to disk, so a crash after the rename cannot leave it empty. */
-function writeDurably(path: string, bytes: Uint8Array): void {
-  const fd = openSync(path, 'w')
-  try {
-    writeSync(fd, bytes)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function syncFolder(path: string): void {
-  const fd = openSync(path, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-async function pauseIfAsked(tempPath: string): Promise<void> {
-  const pauseMs = Number(process.env[EXPORT_PAUSE_ENV])
-  if (!(pauseMs > 0)) return
-  process.stderr.write(`${EXPORT_PAUSE_MESSAGE} in ${tempPath}\n`)
-  await new Promise((resolve) => setTimeout(resolve, pauseMs))
 }
 
 /** Renames the finished folder into place; returns whether it replaced an existing version. */

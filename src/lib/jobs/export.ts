@@ -4,7 +4,15 @@ import {disposeClassifierWeights} from '../model/weights.js'
 import {IMAGE_PIXELS} from '../core/image.js'
 import {loadCheckpoint} from '../training/checkpoint.js'
 import {requireInteger} from '../core/validation.js'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {UserError} from '../core/errors.js'
+import {onnxRuntimeStatus} from '../export/engines/onnxruntime.js'
+import {ONNX_MODEL_FILE} from '../export/format.js'
+import {TritonResult, checkTritonVersionAvailable, writeTritonVersion} from '../export/triton.js'
 import {DEFAULT_PROBE_IMAGES} from '../export/verify.js'
+import {nextVersion} from '../export/versions.js'
 import {ExportResult, checkVersionAvailable, writeExport} from '../export/write.js'
 
 export interface ExportCheckpointOptions {
@@ -19,12 +27,19 @@ export interface ExportCheckpointOptions {
   limit?: number
   backend: string
   toolkitVersion: string
+  /** Write model.onnx too (default true). */
+  onnx?: boolean
+  /** Also add the version's model.onnx to this Triton model repository, as `<tritonModelName>/<version>/model.onnx`. */
+  tritonRepo?: string
+  tritonModelName: string
+  tritonMaxBatchSize?: number
 }
 
 export interface ExportCheckpointResult extends ExportResult {
   checkpoint: {name: string; path: string; step: number; sizeBytes: number}
   testAccuracy: number
   testImages: number
+  triton?: TritonResult
 }
 
 /**
@@ -34,7 +49,19 @@ export interface ExportCheckpointResult extends ExportResult {
 export async function exportCheckpoint(options: ExportCheckpointOptions): Promise<ExportCheckpointResult> {
   requireInteger(options.version, '--version', 1)
   requireInteger(options.limit, '--limit', 1)
+  requireInteger(options.tritonMaxBatchSize, '--triton-max-batch-size', 1)
+  const onnx = options.onnx ?? true
   if (options.version !== undefined) checkVersionAvailable(options.exportDir, options.version, options.force)
+  // Refuse before minutes of scoring, not after.
+  const version = options.version ?? nextVersion(options.exportDir)
+  if (options.tritonRepo !== undefined) {
+    if (!onnx) throw new UserError('--triton-repo needs model.onnx: drop --no-onnx')
+    checkTritonVersionAvailable(options.tritonRepo, options.tritonModelName, version, options.force)
+  }
+  if (onnx) {
+    const status = await onnxRuntimeStatus()
+    if (!status.loads) throw new UserError(`cannot verify model.onnx: onnxruntime-node does not load here (${status.problem}); use --no-onnx to export only the TF.js Layers format`)
+  }
   const checkpoint = loadCheckpoint(options.checkpointDir, options.checkpoint)
   try {
     const testSet = loadMnistSplit('test', options.dataDir, options.limit)
@@ -43,8 +70,9 @@ export async function exportCheckpoint(options: ExportCheckpointOptions): Promis
     const result = await writeExport({
       weights: checkpoint.weights,
       exportDir: options.exportDir,
-      version: options.version,
+      version,
       force: options.force,
+      onnx,
       probeImages: testSet.images.subarray(0, probeCount * IMAGE_PIXELS),
       provenance: {
         checkpoint: {name: checkpoint.name, path: checkpoint.path, step: checkpoint.step, epoch: checkpoint.epoch},
@@ -55,8 +83,20 @@ export async function exportCheckpoint(options: ExportCheckpointOptions): Promis
         backend: options.backend,
       },
     })
+    const triton =
+      options.tritonRepo === undefined
+        ? undefined
+        : writeTritonVersion({
+            repoDir: options.tritonRepo,
+            modelName: options.tritonModelName,
+            version: result.version,
+            onnxModel: readFileSync(join(result.path, ONNX_MODEL_FILE)),
+            maxBatchSize: options.tritonMaxBatchSize,
+            force: options.force,
+          })
     return {
       ...result,
+      triton,
       checkpoint: {name: checkpoint.name, path: checkpoint.path, step: checkpoint.step, sizeBytes: checkpoint.sizeBytes},
       testAccuracy: scored.accuracy,
       testImages: scored.images,

@@ -3,6 +3,8 @@ import {cpus} from 'node:os'
 import {BackendName, BackendProbe, probeBackends} from '../backend.js'
 import {errorMessage} from '../core/errors.js'
 import {MNIST_FILE_NAMES, SplitName, bundledMnistDir, loadMnistSplit} from '../data/mnist.js'
+import {EngineName} from '../export/engines/engine.js'
+import {onnxRuntimeStatus} from '../export/engines/onnxruntime.js'
 
 export interface SplitSummary {
   images: number
@@ -15,6 +17,9 @@ export interface ToolkitInfo {
   cpus: number
   backends: BackendProbe[]
   autoBackend: BackendName | undefined
+  /** The engines that run exported versions, whether each loads, and what `--engine auto` picks and why. */
+  engines: Array<{name: EngineName; loads: boolean; version?: string; reason?: string}>
+  autoEngine: {engine: EngineName; reason: string}
   data: {
     source: string
     files: typeof MNIST_FILE_NAMES
@@ -36,12 +41,23 @@ export async function gatherInfo(dataDir?: string): Promise<ToolkitInfo> {
   } catch (error) {
     data.error = errorMessage(error)
   }
+  const autoBackend = backends.find((probe) => probe.loads)?.name
+  const ort = await onnxRuntimeStatus()
+  const engines: ToolkitInfo['engines'] = [
+    ort.loads ? {name: 'onnxruntime', loads: true, version: ort.version} : {name: 'onnxruntime', loads: false, reason: ort.problem},
+    autoBackend ? {name: 'tfjs', loads: true, reason: `on backend ${autoBackend}`} : {name: 'tfjs', loads: false, reason: 'no TF.js backend loads'},
+  ]
+  const autoEngine: ToolkitInfo['autoEngine'] = ort.loads
+    ? {engine: 'onnxruntime', reason: `versions with model.onnx, as onnxruntime-node ${ort.version} loads; older versions and checkpoints run on tfjs`}
+    : {engine: 'tfjs', reason: `onnxruntime-node does not load (${ort.problem})`}
   return {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     cpus: cpus().length,
     backends,
-    autoBackend: backends.find((probe) => probe.loads)?.name,
+    autoBackend,
+    engines,
+    autoEngine,
     data,
   }
 }

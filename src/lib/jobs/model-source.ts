@@ -1,3 +1,4 @@
+import {ExportSignature} from '../export/format.js'
 import {loadExportedModel, resolveExportPath} from '../export/versions.js'
 import {ClassifierWeights, hiddenUnitsOf} from '../model/weights.js'
 import {loadCheckpoint} from '../training/checkpoint.js'
@@ -11,13 +12,14 @@ export interface ModelSource {
   model?: string
 }
 
-/** The weights to evaluate (tf.Variables: the caller disposes them) and what they are. */
-export async function loadModelForEvaluation(source: ModelSource): Promise<{weights: ClassifierWeights; model: EvaluatedModel}> {
+/** The weights to evaluate (tf.Variables: the caller disposes them), model.onnx's bytes for an export that has them, what they are, and an export's signature. */
+export async function loadModelForEvaluation(source: ModelSource): Promise<{weights: ClassifierWeights; onnxModel?: Buffer; model: EvaluatedModel; signature?: ExportSignature}> {
   if (source.model !== undefined) {
     const {exportDir, version} = resolveExportPath(source.model)
     const exported = await loadExportedModel(exportDir, version)
     return {
       weights: exported.weights,
+      onnxModel: exported.onnxModel,
       model: {
         kind: 'export',
         path: exported.path,
@@ -25,6 +27,7 @@ export async function loadModelForEvaluation(source: ModelSource): Promise<{weig
         step: exported.signature.provenance.checkpoint?.step,
         hidden: exported.hidden,
       },
+      signature: exported.signature,
     }
   }
   const checkpoint = loadCheckpoint(source.checkpointDir, source.checkpoint)

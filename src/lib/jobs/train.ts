@@ -1,4 +1,4 @@
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {ImageSet, headOf, loadMnistSplit, splitValidation} from '../data/mnist.js'
 import {UserError} from '../core/errors.js'
@@ -6,10 +6,15 @@ import {ClassifierWeights, createClassifierWeights, disposeClassifierWeights} fr
 import {LoadedCheckpoint, loadCheckpoint, readCheckpointIndex} from '../training/checkpoint.js'
 import {DEFAULT_KEEP, TrainingConfig, TrainingOptions, checkTrainingOptions, newTrainingConfig, resumedTrainingConfig} from '../training/config.js'
 import {requireInteger} from '../core/validation.js'
-import {TrainEndEvent} from '../training/events.js'
+import {errorGridPng} from '../evaluation/errors-png.js'
+import {TrainEndEvent, TrainingEvents} from '../training/events.js'
+import {attachLogEntries} from '../training/listeners/json-log.js'
+import {LogEntry, historyOf, readTrainingLog} from '../training/log-file.js'
+import {attachTensorBoard} from '../training/tensorboard/listener.js'
 import {attachCheckpointer} from '../training/listeners/checkpointer.js'
 import {Trainer} from '../training/trainer.js'
 import {lossAndAccuracyOf} from '../training/metrics.js'
+import {ReportResult, writeTrainingReport} from './report.js'
 
 /** The seed's final check: accuracy on the first 128 test images. */
 export const SEED_TEST_IMAGES = 128
@@ -150,4 +155,54 @@ export function resumeCommandLine(bin: string, options: {checkpointDir: string; 
   const parts = [bin, 'train', '--resume', '--checkpoint-dir', options.checkpointDir]
   if (options.dataDir !== undefined) parts.push('--data-dir', options.dataDir)
   return parts.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replaceAll("'", "'\\''")}'`)).join(' ')
+}
+
+/**
+ * `--tensorboard DIR`: TensorBoard event files (training/tensorboard/), with each epoch's
+ * misclassified validation digits drawn as eval's error grid.
+ */
+export function attachTensorBoardLog(events: TrainingEvents, dir: string): void {
+  attachTensorBoard(events, {dir, errorGridPng})
+}
+
+export interface TrainingReportOptions {
+  out: string
+  /** The run's `--log-file`: when given, the report draws its whole history (earlier runs too). */
+  logFile?: string
+  checkpointDir: string
+  dataDir?: string
+  backend: string
+  toolkitVersion: string
+}
+
+/**
+ * `--report FILE`: the HTML report at the end of training. Without a log file it keeps this
+ * run's log entries in memory; the final weights are scored on the test set unless the run was stopped.
+ */
+export class TrainingReporter {
+  private readonly entries: LogEntry[] = []
+
+  constructor(private readonly options: TrainingReportOptions) {}
+
+  attach(events: TrainingEvents): void {
+    if (this.options.logFile === undefined) attachLogEntries(events, (entry) => this.entries.push(entry))
+  }
+
+  async write(trainer: Trainer, summary: TrainingSummary): Promise<ReportResult> {
+    const {logFile, checkpointDir} = this.options
+    const history = logFile === undefined ? historyOf(this.entries) : readTrainingLog(logFile)
+    return writeTrainingReport({
+      ...this.options,
+      history,
+      logSource: logFile,
+      weights: summary.stopped ? undefined : trainer.weights,
+      model: {
+        kind: 'checkpoint',
+        path: summary.checkpoint ?? checkpointDir,
+        name: summary.checkpoint === undefined ? `step ${summary.step}` : basename(summary.checkpoint),
+        step: summary.step,
+        hidden: trainer.config.hidden,
+      },
+    })
+  }
 }

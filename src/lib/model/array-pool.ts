@@ -36,8 +36,4 @@ export class ArrayPool {
       this.pooledBytes += array.byteLength
     }
   }
-
-  get bytes(): number {
-    return this.pooledBytes
-  }
 }

@@ -6,8 +6,6 @@ import {SeededRandom} from '../core/random.js'
 export const DEFAULT_HIDDEN_UNITS = 128
 /** Keras and TensorFlow start the forget gate's bias at 1 so that early gradients flow. */
 export const FORGET_BIAS_INIT = 1
-/** Gate order inside the 4·units axis, as in Keras: input, forget, cell candidate, output. */
-export const GATE_ORDER = ['input', 'forget', 'cell', 'output'] as const
 
 /**
  * The classifier's trainable weights in the Keras layout, so that they map one to one onto

@@ -39,6 +39,16 @@ export interface PredictRequest {
   count: number
 }
 
+/** Images waiting for their logits, in the batcher's queue or the inference pool's. */
+export interface PendingLogits {
+  version: number
+  /** [count, 28, 28] row-major. */
+  images: Float32Array
+  count: number
+  resolve: (logits: Float32Array) => void
+  reject: (error: unknown) => void
+}
+
 export interface PredictResult {
   modelName: string
   version: number

@@ -4,11 +4,14 @@ import {AddressInfo} from 'node:net'
 import {BackendName} from '../backend.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {Batcher} from './core/batcher.js'
-import {InferencePool} from './inference/pool.js'
+import {InferencePool, StartInferenceWorker} from './inference/pool.js'
+import {InProcessInference, Inference} from './inference/in-process.js'
+import {selectServingEngine} from './core/engine-selection.js'
+import {EngineSelection} from '../export/engines/engine.js'
 import {ServingMetrics} from './core/metrics.js'
 import {ModelManager, checkModelDir} from './core/model-manager.js'
 import {createRestListener} from './rest/app.js'
-import {ServeOptions, checkServeOptions, parseByteSize} from './options.js'
+import {DEFAULT_ONNX_THREADS, ServeOptions, checkServeOptions, defaultWorkers, parseByteSize} from './options.js'
 import {BatchingServingCore} from './core/serving-core.js'
 import {DRAIN_TIMEOUT_MS, FrontendStarter, ServingFrontend} from './core/frontend.js'
 import {ServingCore, ServingLog} from './api.js'
@@ -24,29 +27,49 @@ export interface RunningServer {
   /** The version served when start-up finished. */
   version: number
   signatures: Record<string, SignatureDef>
+  /** Inference worker threads (0: inference runs on the serving thread). */
   workers: number
-  /** The backend the inference workers run on. */
-  backend: BackendName
+  /** The engine every version runs on, and why. */
+  engine: EngineSelection
+  /** ONNX Runtime's intra-op threads per session (onnxruntime engine). */
+  onnxThreads: number
+  /** The TF.js backend the tfjs engine runs on (undefined for onnxruntime). */
+  backend: BackendName | undefined
   frontends: ServingFrontend[]
   core: ServingCore
   metrics: ServingMetrics
-  pool: InferencePool
+  pool: Inference
   /** Stops accepting, lets in-flight requests finish (up to DRAIN_TIMEOUT_MS), stops the workers. */
   shutdown(): Promise<void>
+}
+
+/** Stand-ins a test passes for the parts of the server it must control; `serve` passes none. */
+export interface ServerSeams {
+  /** How inference workers are started (default: worker threads). */
+  startWorker?: StartInferenceWorker
 }
 
 /**
  * Starts `serve`: inference workers, the model manager (first version loaded and warmed before
  * anything listens), the batcher, the one ServingCore, the REST app and any extra front ends.
  */
-export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = []): Promise<RunningServer> {
+export async function startServer(options: ServeOptions, log: ServingLog, frontendStarters: FrontendStarter[] = [], seams: ServerSeams = {}): Promise<RunningServer> {
   checkServeOptions(options)
   checkModelDir(options.modelDir)
   const metrics = new ServingMetrics()
-  const pool = new InferencePool(
-    {workers: options.workers, backend: options.backend, warmBatchSize: options.maxBatchSize, log},
-    () => metrics.countWorkerRestart(),
-  )
+  const engine = await selectServingEngine(options.modelDir, options.engine ?? 'auto', options.version)
+  const workers = options.workers ?? defaultWorkers(engine.engine)
+  const onnxThreads = options.onnxThreads ?? DEFAULT_ONNX_THREADS
+  const inferenceOptions = {
+    engine: engine.engine,
+    engineOptions: {onnxThreads},
+    backend: options.backend,
+    warmBatchSize: options.maxBatchSize,
+  }
+  const pool: Inference =
+    workers === 0
+      ? new InProcessInference(inferenceOptions)
+      : new InferencePool({...inferenceOptions, workers, log, startWorker: seams.startWorker}, () => metrics.countWorkerRestart())
   const manager = new ModelManager(
     {
       modelDir: options.modelDir,
@@ -58,7 +81,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     },
     pool,
   )
-  let backend: BackendName
+  let backend: BackendName | undefined
   try {
     backend = await pool.start()
     await manager.start()
@@ -71,13 +94,14 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
       maxBatchSize: options.maxBatchSize,
       batchTimeoutMs: options.batchTimeoutMs,
       maxQueue: options.maxQueue,
-      maxConcurrentBatches: options.workers,
+      maxConcurrentBatches: Math.max(1, workers),
       mergeRequests: options.batching,
     },
     (version, images, count) => pool.run(version, images, count),
     (batch) => metrics.observeBatch(batch.images, batch.requests),
   )
   metrics.watch({queueDepth: () => batcher.queuedRequests, numTensors: () => pool.numTensors})
+  metrics.setEngine({...engine, backend, workers, onnxThreads})
   const core = new BatchingServingCore(manager, batcher)
 
   let draining = false
@@ -89,6 +113,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     bodyLimitText: options.bodyLimit,
     log,
     isDraining: () => draining,
+    drawingPage: options.ui ? {modelDir: options.modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
   })
   const server = createServer(listener)
   // Once draining, a connection that finished its request is closed instead of kept alive.
@@ -97,7 +122,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   const frontends: ServingFrontend[] = []
   try {
     port = await listen(server, options.host, options.port)
-    for (const start of frontendStarters) frontends.push(await start({core, metrics, log}))
+    for (const start of frontendStarters) frontends.push(await start({core, metrics, log, modelName: options.modelName}))
   } catch (error) {
     manager.stop()
     server.close()
@@ -130,7 +155,9 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     modelName: options.modelName,
     version: metadata.version,
     signatures: metadata.signatures,
-    workers: options.workers,
+    workers,
+    engine,
+    onnxThreads,
     backend,
     frontends,
     core,

@@ -1,24 +1,12 @@
-import {createHash} from 'node:crypto'
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {DataPosition} from '../data/batches.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
-import {TrainingConfig} from './config.js'
+import {TrainingConfig, storedTrainingConfig} from './config.js'
 import {OptimizerState, OptimizerTensor, isOptimizerName} from './optimizers.js'
+import {directoryExists, writeFileDurably, sha256Hex} from '../core/files.js'
 
 /** The index file: JSON {"latest": "ckpt-60", "all": ["ckpt-30", "ckpt-60"]}, oldest first. */
 export const CHECKPOINT_INDEX_FILE = 'checkpoint'
@@ -119,15 +107,9 @@ function isCheckpointName(name: string): boolean {
   return name.startsWith(CHECKPOINT_PREFIX) && /^\d+$/.test(name.slice(CHECKPOINT_PREFIX.length))
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
 /** A checkpoint directory, if it exists, must be a directory. */
 function checkDirectory(dir: string): boolean {
-  if (!existsSync(dir)) return false
-  if (!statSync(dir).isDirectory()) throw new UserError(`checkpoint directory ${dir} is a file, not a directory`)
-  return true
+  return directoryExists(dir, 'checkpoint directory')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,18 +134,6 @@ export function readCheckpointIndex(dir: string): CheckpointIndex | undefined {
   return {latest: index.latest, all: index.all as string[]}
 }
 
-function writeFileDurably(path: string, bytes: Uint8Array | string): void {
-  const fd = openSync(path, 'w')
-  try {
-    const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes
-    let written = 0
-    while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /** Replaces the index atomically: a temporary file renamed over the old one. */
 function writeCheckpointIndex(dir: string, index: CheckpointIndex): void {
   const temp = join(dir, `${TEMP_PREFIX}${CHECKPOINT_INDEX_FILE}-${process.pid}`)
@@ -184,7 +154,7 @@ function packTensors(file: string, tensors: Array<{name: string; shape: number[]
     entries.push({name, shape, byteOffset: offset, byteLength: values.length * FLOAT32_BYTES})
     for (let i = 0; i < values.length; i++, offset += FLOAT32_BYTES) view.setFloat32(offset, values[i], true)
   }
-  return {stored: {file, sha256: sha256(bytes), tensors: entries}, bytes}
+  return {stored: {file, sha256: sha256Hex(bytes), tensors: entries}, bytes}
 }
 
 function removeLeftovers(dir: string): void {
@@ -273,7 +243,7 @@ function readTensors(path: string, stored: StoredFile): {tensors: OptimizerTenso
   const filePath = join(path, stored.file)
   if (!existsSync(filePath)) throw new UserError(`checkpoint ${path} is incomplete: ${stored.file} is missing`)
   const bytes = readFileSync(filePath)
-  if (sha256(bytes) !== stored.sha256) throw new UserError(`${filePath} is corrupt: its sha256 does not match ${MANIFEST_FILE}`)
+  if (sha256Hex(bytes) !== stored.sha256) throw new UserError(`${filePath} is corrupt: its sha256 does not match ${MANIFEST_FILE}`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const tensors = stored.tensors.map(({name, shape, byteOffset, byteLength}) => {
     if (byteOffset + byteLength > bytes.length) throw new UserError(`${filePath} is corrupt: tensor ${name} runs past the end`)
@@ -331,7 +301,8 @@ export function loadCheckpoint(checkpointDir: string, name?: string): LoadedChec
     path,
     step: manifest.step,
     epoch: manifest.epoch,
-    config: manifest.config,
+    // Checkpoints from before schedules existed lack their fields: filled in as those runs trained.
+    config: storedTrainingConfig(manifest.config),
     metrics: manifest.metrics,
     weights,
     sizeBytes: weightFile.byteLength + optimizerFile.byteLength + manifestBytes,

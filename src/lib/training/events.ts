@@ -1,4 +1,6 @@
+import {ClassifierWeights} from '../model/weights.js'
 import {TrainingConfig} from './config.js'
+import {Misclassified} from './metrics.js'
 
 export interface TrainBeginEvent {
   config: TrainingConfig
@@ -10,6 +12,8 @@ export interface TrainBeginEvent {
   validationImages: number
   /** The checkpoint resumed from, if any. */
   resumedFrom?: string
+  /** Threads computing each step's gradients (1: the main thread alone). */
+  workers?: number
 }
 
 export interface StepEndEvent {
@@ -21,9 +25,14 @@ export interface StepEndEvent {
   loss: number
   accuracy: number
   learningRate: number
+  /** This step's examples over its wall time (gradients, update and data together). */
   examplesPerSecond: number
   /** Seconds since this process began training. */
   wallTime: number
+  /** Threads that computed this step's gradients. */
+  workers?: number
+  /** The gradients' global norm before clipping, when clipping is on. */
+  gradientNorm?: number
 }
 
 export interface EpochEndEvent {
@@ -33,6 +42,10 @@ export interface EpochEndEvent {
   /** Absent when the validation split is empty. */
   validationLoss?: number
   validationAccuracy?: number
+  /** The first misclassified validation images (at most VALIDATION_ERRORS_KEPT), for displays. */
+  validationErrors?: Misclassified[]
+  /** The live weights at the epoch's end, for listeners that look at them: read them, never change or dispose them. */
+  weights: ClassifierWeights
   wallTime: number
 }
 

@@ -1,5 +1,5 @@
 import {IMAGE_PIXELS, NUM_CLASSES} from '../../core/image.js'
-import {ServingError} from '../api.js'
+import {PendingLogits, ServingError} from '../api.js'
 
 /** One forward pass over `count` images of model version `version`; resolves to [count, 10] logits. */
 export type RunBatch = (version: number, images: Float32Array, count: number) => Promise<Float32Array>
@@ -20,13 +20,8 @@ export interface BatcherOptions {
 /** Seconds a client is told to wait when the queue is full. */
 export const QUEUE_FULL_RETRY_SECONDS = 1
 
-interface Task {
-  version: number
-  images: Float32Array
-  count: number
+interface Task extends PendingLogits {
   enqueuedAt: number
-  resolve: (logits: Float32Array) => void
-  reject: (error: unknown) => void
 }
 
 /** What one dispatched batch held, for metrics. */

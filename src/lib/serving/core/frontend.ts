@@ -11,4 +11,4 @@ export interface ServingFrontend {
   shutdown(): Promise<void>
 }
 
-export type FrontendStarter = (context: {core: ServingCore; metrics: ServingMetrics; log: ServingLog}) => Promise<ServingFrontend>
+export type FrontendStarter = (context: {core: ServingCore; metrics: ServingMetrics; log: ServingLog; modelName: string}) => Promise<ServingFrontend>

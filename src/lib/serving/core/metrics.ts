@@ -1,5 +1,7 @@
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client'
 
+import {EngineSelection} from '../../export/engines/engine.js'
+
 /** Route labels: a fixed set, so odd paths cannot blow up the metrics' cardinality. */
 export type RouteLabel = 'flask' | 'predict' | 'model_status' | 'model_metadata' | 'healthz' | 'metrics' | 'unknown' | (string & {})
 
@@ -57,6 +59,13 @@ export class ServingMetrics {
     registers: [this.registry],
   })
 
+  private readonly engineInfo = new Gauge({
+    name: 'mnist_serving_engine_info',
+    help: 'The engine that runs every version (1): engine, why it was chosen, the tfjs backend, worker threads, ONNX Runtime intra-op threads',
+    labelNames: ['engine', 'reason', 'backend', 'workers', 'intra_op_threads'] as const,
+    registers: [this.registry],
+  })
+
   private readonly workerRestarts = new Counter({
     name: 'mnist_serving_worker_restarts_total',
     help: 'Inference workers restarted after dying',
@@ -64,24 +73,21 @@ export class ServingMetrics {
   })
 
   constructor() {
-    const sources = (): GaugeSources => this.sources
-    new Gauge({
-      name: 'mnist_serving_queue_depth',
-      help: 'Requests waiting to be batched',
-      registers: [this.registry],
-      collect() {
-        this.set(sources().queueDepth())
-      },
-    })
-    new Gauge({
-      name: 'mnist_serving_num_tensors',
-      help: 'tf.memory().numTensors summed over the inference workers',
-      registers: [this.registry],
-      collect() {
-        this.set(sources().numTensors())
-      },
-    })
+    this.sampledGauge('mnist_serving_queue_depth', 'Requests waiting to be batched', () => this.sources.queueDepth())
+    this.sampledGauge('mnist_serving_num_tensors', 'tf.memory().numTensors summed over the inference workers', () => this.sources.numTensors())
     collectDefaultMetrics({register: this.registry})
+  }
+
+  /** A gauge read from `sample` each time /metrics is scraped. */
+  private sampledGauge(name: string, help: string, sample: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(sample())
+      },
+    })
   }
 
   watch(sources: GaugeSources): void {
@@ -100,6 +106,21 @@ export class ServingMetrics {
 
   setServedVersion(modelName: string, version: number): void {
     this.modelVersion.set({model: modelName}, version)
+  }
+
+  /** Says which engine runs the versions and why, as an info-style gauge (value 1). */
+  setEngine(engine: EngineSelection & {backend?: string; workers: number; onnxThreads: number}): void {
+    this.engineInfo.reset()
+    this.engineInfo.set(
+      {
+        engine: engine.engine,
+        reason: engine.reason,
+        backend: engine.backend ?? 'none',
+        workers: String(engine.workers),
+        intra_op_threads: engine.engine === 'onnxruntime' ? String(engine.onnxThreads) : 'none',
+      },
+      1,
+    )
   }
 
   countWorkerRestart(): void {

@@ -1,23 +1,22 @@
-import {existsSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../../core/errors.js'
 import {signatureDefsOf} from '../../export/format.js'
 import {folderProblemOf, verifyExportFolder} from '../../export/read.js'
-import {ModelWeightsMessage} from '../inference/model-runner.js'
+import {VerifiedVersion} from '../inference/model-runner.js'
 import {ModelMetadata, ServingError, ServingLog, VersionStatus} from '../api.js'
 import {SignatureDef} from '../../export/format.js'
 import {VersionFolder, scanVersionFolders} from './version-source.js'
+import {requireDirectory} from '../../core/files.js'
 
 /** A UserError when the model directory is missing or not a folder. */
 export function checkModelDir(modelDir: string): void {
-  if (!existsSync(modelDir)) throw new UserError(`model directory ${modelDir} does not exist (export a model first: mnist-rnn export)`)
-  if (!statSync(modelDir).isDirectory()) throw new UserError(`model directory ${modelDir} is not a folder`)
+  requireDirectory(modelDir, 'model directory', ' (export a model first: mnist-rnn export)')
 }
 
 /** Where versions are loaded to be run (the inference workers). */
 export interface ModelEngine {
-  load(model: ModelWeightsMessage): Promise<void>
+  load(version: VerifiedVersion): Promise<void>
   unload(version: number): void
 }
 
@@ -68,11 +67,6 @@ export class ModelManager {
 
   get modelName(): string {
     return this.options.modelName
-  }
-
-  /** The version new requests get. */
-  get servedVersion(): number | undefined {
-    return this.current?.version
   }
 
   /** Loads the first version to serve; a UserError when none can be served. */
@@ -181,7 +175,7 @@ export class ModelManager {
     try {
       const verified = verifyExportFolder(folder.path)
       const signatures = signatureDefsOf(verified.signature)
-      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays})
+      await this.engine.load({version, hidden: verified.hidden, weights: verified.weightArrays, onnxModel: verified.onnxModel})
       this.swapIn({version, signatures, leases: 0, retired: false})
       this.refused.delete(version)
       return undefined

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js'
 
 import {errorMessage} from '../../core/errors.js'
 import {GrpcMethod, servingErrorCodeOf, startGrpcServer} from './service.js'
+import {V2_GRPC_ROUTE_OF} from './v2-service.js'
 import {DRAIN_TIMEOUT_MS, FrontendStarter} from '../core/frontend.js'
 import {HTTP_STATUS_OF} from '../api.js'
 
@@ -10,6 +11,7 @@ const METRICS_ROUTE_OF: Record<GrpcMethod, string> = {
   Predict: 'grpc_predict',
   GetModelMetadata: 'grpc_model_metadata',
   GetModelStatus: 'grpc_model_status',
+  ...V2_GRPC_ROUTE_OF,
 }
 
 const HTTP_OK = 200
@@ -24,14 +26,16 @@ function httpEquivalentOf(code: grpc.status): number {
 }
 
 /**
- * `serve --grpc-port`: TF Serving's gRPC API over the same core (model manager and batching
- * queue) as REST, counted in the same metrics, drained by the same shutdown.
+ * `serve --grpc-port`: TF Serving's gRPC API and the Open Inference Protocol's over the same
+ * core (model manager and batching queue) as REST, counted in the same metrics, drained by the
+ * same shutdown.
  */
 export function grpcFrontend(options: {host: string; port: number}): FrontendStarter {
-  return async ({core, metrics, log}) => {
+  return async ({core, metrics, log, modelName}) => {
     const server = await startGrpcServer(core, {
       host: options.host,
       port: options.port,
+      modelName,
       onCall: (method, code, seconds) => metrics.observeRequest(METRICS_ROUTE_OF[method], httpEquivalentOf(code), seconds),
       onInternalError: (method, error) => log.error(`gRPC ${method} failed: ${errorMessage(error)}`),
     })

@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import {fileURLToPath} from 'node:url'
 
+import {ModelVersionStatusMessage} from '../core/version-status.js'
+
 /** The repo's `proto/` folder (three levels up from both src/lib/serving and dist/lib/serving). */
 export const PROTO_DIR = fileURLToPath(new URL('../../../../proto', import.meta.url))
 
@@ -15,7 +17,7 @@ const SERVICE_FILES = ['tensorflow_serving/apis/prediction_service.proto', 'tens
  * their names, unset fields as their defaults, and `json` so that a google.protobuf.Any decodes
  * into its packed message (GetModelMetadata's signature_def).
  */
-const LOADER_OPTIONS: protoLoader.Options = {
+export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: Number,
   enums: String,
@@ -114,12 +116,6 @@ export interface GetModelMetadataResponseMessage {
   model_spec: ModelSpecMessage
   /** "signature_def" → a SignatureDefMap, as an Any (decoded with `@type` on the client side). */
   metadata: Record<string, SignatureDefMapMessage & {'@type'?: string}>
-}
-
-export interface ModelVersionStatusMessage {
-  version: number
-  state: string
-  status: {error_code: string; error_message: string}
 }
 
 export interface GetModelStatusResponseMessage {

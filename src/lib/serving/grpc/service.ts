@@ -17,7 +17,11 @@ import {
   loadServingProtos,
 } from './protos.js'
 import {floatTensorProto, imagesFromTensorProto} from './tensor.js'
-import {ModelMetadata, ServingCore, ServingError, ServingErrorCode, VersionStatus} from '../api.js'
+import {loadV2Service} from './v2-protos.js'
+import {V2GrpcMethod, v2ServiceHandlers} from './v2-service.js'
+import {DEFAULT_MODEL_NAME} from '../options.js'
+import {ModelMetadata, ServingCore, ServingError, ServingErrorCode} from '../api.js'
+import {modelVersionStatusMessages} from '../core/version-status.js'
 import {SignatureDef} from '../../export/format.js'
 
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap'
@@ -145,13 +149,7 @@ function getModelMetadata(core: ServingCore, request: GetModelMetadataRequestMes
 
 function getModelStatus(core: ServingCore, request: ModelSpecRequestMessage): GetModelStatusResponseMessage {
   const model = requestedModel(request.model_spec)
-  return {
-    model_version_status: core.status(model.name, model.version).map((status: VersionStatus) => ({
-      version: status.version,
-      state: status.state,
-      status: {error_code: status.errorMessage ? 'UNKNOWN' : 'OK', error_message: status.errorMessage},
-    })),
-  }
+  return {model_version_status: modelVersionStatusMessages(core.status(model.name, model.version))}
 }
 
 /** Trailer that tells gRPC clients how long to back off before retrying (gRPC's retry pushback). */
@@ -167,7 +165,7 @@ function grpcErrorOf(error: unknown): grpc.StatusObject {
 }
 
 /** The gRPC methods served, as metrics and logs name them. */
-export type GrpcMethod = 'Predict' | 'GetModelMetadata' | 'GetModelStatus'
+export type GrpcMethod = 'Predict' | 'GetModelMetadata' | 'GetModelStatus' | V2GrpcMethod
 
 /** What the server reports about each call it answers (for metrics and logs). */
 export interface GrpcCallHooks {
@@ -211,6 +209,8 @@ export interface GrpcServerOptions extends GrpcCallHooks {
   host: string
   /** 0 picks a free port. */
   port: number
+  /** The model the V2 ServerReady call answers for (default "mnist"). */
+  modelName?: string
 }
 
 export interface GrpcServer {
@@ -224,7 +224,8 @@ export interface GrpcServer {
 
 /**
  * Serves TensorFlow Serving's `PredictionService` (Predict, GetModelMetadata) and
- * `ModelService` (GetModelStatus) over `core`, the same core the REST app uses.
+ * `ModelService` (GetModelStatus), and the Open Inference Protocol's `GRPCInferenceService`
+ * (v2-service.ts), over `core`, the same core the REST app uses.
  */
 export async function startGrpcServer(core: ServingCore, options: GrpcServerOptions): Promise<GrpcServer> {
   const protos = loadServingProtos()
@@ -236,6 +237,8 @@ export async function startGrpcServer(core: ServingCore, options: GrpcServerOpti
   server.addService(protos.ModelService.service, {
     GetModelStatus: unary('GetModelStatus', (request: ModelSpecRequestMessage) => getModelStatus(core, request), options),
   })
+  const modelName = options.modelName ?? DEFAULT_MODEL_NAME
+  server.addService(loadV2Service().service, v2ServiceHandlers(core, modelName, (method, handle) => unary(method, handle, options)))
   const requested = grpcAddress(options.host, options.port)
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(requested, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {

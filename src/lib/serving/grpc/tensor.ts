@@ -1,4 +1,5 @@
 import {FLOAT_DTYPE} from '../../export/format.js'
+import {float32FromLittleEndian, littleEndianBytes} from '../../core/little-endian.js'
 import {IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS} from '../../core/image.js'
 import {TensorProtoMessage, TensorShapeMessage} from './protos.js'
 import {ServingError} from '../api.js'
@@ -14,10 +15,7 @@ export function floatTensorProto(values: Float32Array, shape: number[], encoding
   if (encoding === 'float_val') {
     return {dtype: FLOAT_DTYPE, tensor_shape: tensorShape, float_val: Array.from(values), tensor_content: new Uint8Array(0)}
   }
-  const content = new Uint8Array(values.length * FLOAT_BYTES)
-  const view = new DataView(content.buffer)
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * FLOAT_BYTES, values[i], true)
-  return {dtype: FLOAT_DTYPE, tensor_shape: tensorShape, float_val: [], tensor_content: content}
+  return {dtype: FLOAT_DTYPE, tensor_shape: tensorShape, float_val: [], tensor_content: littleEndianBytes(values)}
 }
 
 function invalid(message: string): ServingError {
@@ -53,10 +51,7 @@ function floatTensorValues(tensor: TensorProtoMessage, shape: number[], alias: s
     if (content.length !== expected * FLOAT_BYTES) {
       throw invalid(`${alias} has ${content.length} bytes of tensor_content for shape ${shapeText(shape)} (${expected * FLOAT_BYTES} expected)`)
     }
-    const values = new Float32Array(expected)
-    const view = new DataView(content.buffer, content.byteOffset, content.byteLength)
-    for (let i = 0; i < expected; i++) values[i] = view.getFloat32(i * FLOAT_BYTES, true)
-    return values
+    return float32FromLittleEndian(content)
   }
   if (tensor.float_val.length !== expected) {
     throw invalid(`${alias} has ${tensor.float_val.length} float_val values for shape ${shapeText(shape)} (${expected} expected)`)

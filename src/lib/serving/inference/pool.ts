@@ -1,21 +1,36 @@
-import {Worker} from 'node:worker_threads'
-
 import {BackendChoice, BackendName} from '../../backend.js'
 import {UserError, errorMessage} from '../../core/errors.js'
-import {ModelWeightsMessage} from './model-runner.js'
-import {ServingError, ServingLog} from '../api.js'
+import {EngineName, EngineOptions} from '../../export/engines/engine.js'
+import {VerifiedVersion, VersionPayload, payloadFor} from './model-runner.js'
+import {PendingLogits, ServingError, ServingLog} from '../api.js'
 import {InferenceWorkerData, WorkerMessage, WorkerReply, WorkerRequest, WorkerStartup} from './messages.js'
 import {startModuleWorker} from '../../core/worker-bootstrap.js'
 
 export interface InferencePoolOptions {
   /** Worker threads, each holding every loaded version. */
   workers: number
-  /** Each worker selects it itself (the main thread runs no model). */
+  /** The engine every worker runs versions on. */
+  engine: EngineName
+  engineOptions: EngineOptions
+  /** The tfjs engine's backend: each worker selects it itself (the main thread runs no model). */
   backend: BackendChoice
   /** The largest batch; each worker warms a new version with one this size. */
   warmBatchSize: number
   log: ServingLog
+  /** Starts one inference worker; default: a worker thread running ./worker.ts (tests pass a fake). */
+  startWorker?: StartInferenceWorker
 }
+
+/** What the pool needs of an inference worker: node:worker_threads' Worker, or a stand-in. */
+export interface InferenceWorker {
+  postMessage(message: WorkerRequest): void
+  terminate(): Promise<number>
+  on(event: 'message', listener: (message: WorkerMessage) => void): this
+  on(event: 'error', listener: (error: Error) => void): this
+  on(event: 'exit', listener: (code: number) => void): this
+}
+
+export type StartInferenceWorker = (workerData: InferenceWorkerData) => InferenceWorker
 
 /** A batch whose worker died is run again on another; one that kills two workers fails. */
 const MAX_BATCH_ATTEMPTS = 2
@@ -24,13 +39,11 @@ const MAX_RESTART_DELAY_MS = 5000
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url)
 
-interface Job {
-  version: number
-  images: Float32Array
-  count: number
+/** The real inference worker: a thread running ./worker.ts. */
+export const startInferenceWorker: StartInferenceWorker = (workerData) => startModuleWorker(WORKER_MODULE, {workerData})
+
+interface Job extends PendingLogits {
   attempts: number
-  resolve: (logits: Float32Array) => void
-  reject: (error: unknown) => void
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -43,7 +56,7 @@ interface Pending {
 
 interface WorkerSlot {
   index: number
-  worker: Worker
+  worker: InferenceWorker
   /** Its backend is up. */
   ready: boolean
   /** Versions this worker has loaded and warmed. */
@@ -63,15 +76,15 @@ interface WorkerSlot {
  */
 export class InferencePool {
   private readonly slots: WorkerSlot[] = []
-  private readonly models = new Map<number, ModelWeightsMessage>()
+  private readonly models = new Map<number, VersionPayload>()
   private readonly jobs: Job[] = []
   private readonly restartTimers = new Set<NodeJS.Timeout>()
   private nextRequestId = 1
   private consecutiveCrashes = 0
   private closing = false
   /** Settles once, when the first workers are all up or one of them cannot start. */
-  private startup: {resolve: (backend: BackendName) => void; reject: (error: Error) => void} | undefined
-  private readonly started: Promise<BackendName>
+  private startup: {resolve: (backend: BackendName | undefined) => void; reject: (error: Error) => void} | undefined
+  private readonly started: Promise<BackendName | undefined>
   /** Workers restarted after dying, since start. */
   restarts = 0
 
@@ -86,13 +99,15 @@ export class InferencePool {
   }
 
   /**
-   * Resolves with the backend the workers chose once every worker is up; a UserError saying why
-   * when one cannot start (say, --backend tensorflow where it is not installed).
+   * Resolves once every worker is up, with the TF.js backend the workers chose (tfjs engine;
+   * undefined for onnxruntime); a UserError saying why when one cannot start (say, --backend
+   * tensorflow where it is not installed).
    */
-  start(): Promise<BackendName> {
+  start(): Promise<BackendName | undefined> {
     return this.started
   }
 
+  /** Worker threads (the banner and /metrics report them). */
   get size(): number {
     return this.options.workers
   }
@@ -103,7 +118,8 @@ export class InferencePool {
   }
 
   /** Loads and warms a version in every worker; rejects (and unloads it everywhere) if any fails. */
-  async load(model: ModelWeightsMessage): Promise<void> {
+  async load(version: VerifiedVersion): Promise<void> {
+    const model = payloadFor(this.options.engine, version)
     this.models.set(model.version, model)
     const live = this.slots.filter((slot) => !slot.exited)
     try {
@@ -133,11 +149,6 @@ export class InferencePool {
     })
   }
 
-  /** Kills worker `index` as a crash would (for tests of the restart path). */
-  async simulateCrash(index: number): Promise<void> {
-    await this.slots[index].worker.terminate()
-  }
-
   async close(): Promise<void> {
     this.closing = true
     for (const timer of this.restartTimers) clearTimeout(timer)
@@ -146,8 +157,9 @@ export class InferencePool {
   }
 
   private spawn(index: number): WorkerSlot {
-    const workerData: InferenceWorkerData = {backend: this.options.backend, warmBatchSize: this.options.warmBatchSize}
-    const worker = startModuleWorker(WORKER_MODULE, {workerData})
+    const {engine, engineOptions, backend, warmBatchSize} = this.options
+    const workerData: InferenceWorkerData = {engine, engineOptions, backend, warmBatchSize}
+    const worker = (this.options.startWorker ?? startInferenceWorker)(workerData)
     const slot: WorkerSlot = {index, worker, ready: false, loaded: new Set(), pending: new Map(), numTensors: 0, exited: false}
     worker.on('message', (message: WorkerMessage) => (message.type === 'reply' ? this.onReply(slot, message) : this.onStartup(slot, message)))
     worker.on('error', (error) => {
@@ -166,9 +178,9 @@ export class InferencePool {
     return slot
   }
 
-  private async loadInto(slot: WorkerSlot, model: ModelWeightsMessage): Promise<void> {
+  private async loadInto(slot: WorkerSlot, model: VersionPayload): Promise<void> {
     try {
-      await this.request(slot, {type: 'load', model})
+      await this.request(slot, {type: 'load', payload: model})
     } catch (error) {
       const reason = slot.exited ? `inference worker ${slot.index} died while loading it (${slot.exitReason ?? 'exited'})` : errorMessage(error)
       throw new Error(reason)

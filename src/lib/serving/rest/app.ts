@@ -1,25 +1,19 @@
 import express, {NextFunction, Request, Response} from 'express'
-import {IncomingMessage, RequestListener, ServerResponse} from 'node:http'
+import {IncomingMessage, RequestListener} from 'node:http'
 
-import {errorMessage} from '../../core/errors.js'
-import {HttpError, errorAnswerOf, malformedRequest, methodNotAllowed} from './http-errors.js'
+import {RestRouteOptions, observe, pathOf, send, sendError} from './answers.js'
+import {HttpError, malformedRequest, methodNotAllowed} from './http-errors.js'
 import {readJsonBody} from './json-body.js'
-import {RouteLabel, ServingMetrics} from '../core/metrics.js'
+import {RouteLabel} from '../core/metrics.js'
 import {parseFlaskBody, parsePredictBody} from './request-parsing.js'
+import {createV2Routes} from './v2.js'
 import {logitRows, metadataBody, probabilityRows, statusBody} from './bodies.js'
-import {ServingCore, ServingLog} from '../api.js'
+import {DrawingPageOptions, drawingPageRoutes, wantsDrawingPage} from './ui.js'
 
-export interface RestAppOptions {
-  core: ServingCore
-  /** The model the Flask route and /healthz answer for. */
-  modelName: string
-  metrics: ServingMetrics
-  /** Largest JSON body accepted, in bytes and as the user wrote it ("1mb"). */
-  bodyLimitBytes: number
-  bodyLimitText: string
-  log: ServingLog
-  /** True once a graceful shutdown began: answers then close their connection. */
-  isDraining?: () => boolean
+/** The shared REST options, and the drawing page. */
+export interface RestAppOptions extends RestRouteOptions {
+  /** The drawing page at `GET /` for browsers; off (`--no-ui`) when absent. */
+  drawingPage?: Pick<DrawingPageOptions, 'modelDir' | 'engine'>
 }
 
 /** /v1/models/NAME[/versions/N]:predict */
@@ -28,12 +22,6 @@ const PREDICT_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?:predict$/
 const MODEL_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?(\/metadata)?$/
 
 type PredictionRoute = {label: 'flask'} | {label: 'predict'; modelName: string; version?: number}
-
-function pathOf(url: string | undefined): string {
-  const path = url ?? '/'
-  const query = path.indexOf('?')
-  return query === -1 ? path : path.slice(0, query)
-}
 
 function versionOf(text: string | undefined): number | undefined {
   return text === undefined ? undefined : Number(text)
@@ -48,31 +36,27 @@ function predictionRouteOf(path: string): PredictionRoute | undefined {
 /**
  * The HTTP API: the seed's Flask route (`POST /` {"data"} → {"y": softmax rows}), TensorFlow
  * Serving's REST API (status, metadata, :predict in row and columnar formats, per version),
- * /healthz and /metrics. Every error is a one-line `{"error": …}` with a 4xx (or 503) status.
+ * the Open Inference Protocol's /v2 routes (rest/v2.ts), /healthz and /metrics. Every error is a
+ * one-line `{"error": …}` with a 4xx (or 503) status.
  *
- * The two prediction routes, the hot path under load, are answered straight on node:http: going
+ * The prediction routes (and all of /v2), the hot path under load, are answered straight on node:http: going
  * through Express costs about 3× the CPU per request (measured: a bare Express JSON route
  * answers ~1,500 requests/s on this 2-core machine, node:http ~4,500). Express routes the rest.
  */
 export function createRestListener(options: RestAppOptions): RequestListener {
   const app = createExpressApp(options)
+  const v2 = createV2Routes(options)
   return (request, response) => {
     const path = pathOf(request.url)
+    if (v2(request, response, path)) return
     const route = predictionRouteOf(path)
-    if (!route) return app(request, response)
-    observe(response, () => route.label, options)
+    if (!route || wantsDrawingPage(request, path)) return app(request, response)
+    observe(response, () => route.label, options.metrics, options.isDraining)
     answerPrediction(request, path, route, options).then(
       (body) => send(response, 200, body),
       (error: unknown) => sendError(request, response, error, options.log),
     )
   }
-}
-
-/** Counts the request in the metrics when its answer is sent; closes the connection when draining. */
-function observe(response: ServerResponse, routeLabel: () => RouteLabel, options: RestAppOptions): void {
-  const started = performance.now()
-  if (options.isDraining?.()) response.setHeader('Connection', 'close')
-  response.on('finish', () => options.metrics.observeRequest(routeLabel(), response.statusCode, (performance.now() - started) / 1000))
 }
 
 async function answerPrediction(request: IncomingMessage, path: string, route: PredictionRoute, options: RestAppOptions): Promise<string> {
@@ -89,18 +73,6 @@ async function answerPrediction(request: IncomingMessage, path: string, route: P
   return JSON.stringify(format === 'row' ? {predictions: rows} : {outputs: rows})
 }
 
-function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  response.writeHead(status, {...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)})
-  response.end(body)
-}
-
-function sendError(request: IncomingMessage, response: ServerResponse, error: unknown, log: ServingLog): void {
-  const answer = errorAnswerOf(error)
-  if (answer.internal) log.error(`${request.method} ${pathOf(request.url)}: ${errorMessage(error).split('\n')[0]}`)
-  if (response.headersSent) return void response.end()
-  send(response, answer.status, JSON.stringify({error: answer.message}), answer.headers)
-}
-
 /** Model status and metadata, /healthz, /metrics, and the answers to every other path and method. */
 function createExpressApp(options: RestAppOptions): express.Express {
   const {core, modelName, metrics} = options
@@ -115,7 +87,7 @@ function createExpressApp(options: RestAppOptions): express.Express {
 
   app.use((_req, res, next) => {
     res.locals.route = 'unknown'
-    observe(res, () => res.locals.route as RouteLabel, options)
+    observe(res, () => res.locals.route as RouteLabel, metrics, options.isDraining)
     next()
   })
 
@@ -145,6 +117,8 @@ function createExpressApp(options: RestAppOptions): express.Express {
     const text = await metrics.text()
     res.type(metrics.contentType).send(text)
   })
+
+  if (options.drawingPage) app.use(drawingPageRoutes({core, modelName, ...options.drawingPage}))
 
   app.use((req: Request) => {
     throw malformedRequest(req.method, req.path)

@@ -1,6 +1,8 @@
 import {NUM_CLASSES} from '../../core/image.js'
 import {ModelMetadata, VersionStatus} from '../api.js'
-import {TensorInfo} from '../../export/format.js'
+import {TensorSpec} from '../../export/format.js'
+import {softmaxRows} from '../core/outputs.js'
+import {modelVersionStatusMessages} from '../core/version-status.js'
 
 /**
  * JSON bodies in TensorFlow Serving's REST shapes (and the seed's Flask shape), built from the
@@ -10,52 +12,37 @@ import {TensorInfo} from '../../export/format.js'
 /** Nine significant digits round-trip a float32 exactly, without float64 noise in the JSON. */
 const FLOAT32_DIGITS = 9
 
-function float32Number(value: number): number {
+export function float32Number(value: number): number {
   return Number(value.toPrecision(FLOAT32_DIGITS))
+}
+
+/** [count, 10] values as nested rows of float32 numbers. */
+function float32Rows(values: ArrayLike<number>, count: number): number[][] {
+  const rows: number[][] = []
+  for (let i = 0; i < count; i++) {
+    const row = new Array<number>(NUM_CLASSES)
+    for (let k = 0; k < NUM_CLASSES; k++) row[k] = float32Number(values[i * NUM_CLASSES + k])
+    rows.push(row)
+  }
+  return rows
 }
 
 /** [count, 10] logits as nested rows. */
 export function logitRows(logits: Float32Array, count: number): number[][] {
-  const rows: number[][] = []
-  for (let i = 0; i < count; i++) {
-    const row = new Array<number>(NUM_CLASSES)
-    for (let k = 0; k < NUM_CLASSES; k++) row[k] = float32Number(logits[i * NUM_CLASSES + k])
-    rows.push(row)
-  }
-  return rows
+  return float32Rows(logits, count)
 }
 
 /** Softmax of each row of [count, 10] logits, as the seed's Flask app answered. */
 export function probabilityRows(logits: Float32Array, count: number): number[][] {
-  const rows: number[][] = []
-  for (let i = 0; i < count; i++) {
-    const offset = i * NUM_CLASSES
-    let max = -Infinity
-    for (let k = 0; k < NUM_CLASSES; k++) max = Math.max(max, logits[offset + k])
-    const row = new Array<number>(NUM_CLASSES)
-    let sum = 0
-    for (let k = 0; k < NUM_CLASSES; k++) {
-      row[k] = Math.exp(logits[offset + k] - max)
-      sum += row[k]
-    }
-    for (let k = 0; k < NUM_CLASSES; k++) row[k] = float32Number(row[k] / sum)
-    rows.push(row)
-  }
-  return rows
+  return float32Rows(softmaxRows(logits, count), count)
 }
 
-/** TF Serving's ModelVersionStatus as its REST API prints it (version as a string). */
+/** TF Serving's ModelVersionStatus as its REST API prints it (int64 version as a string, as proto3 JSON writes it). */
 export function statusBody(statuses: VersionStatus[]) {
-  return {
-    model_version_status: statuses.map((status) => ({
-      version: String(status.version),
-      state: status.state,
-      status: {error_code: status.errorMessage ? 'UNKNOWN' : 'OK', error_message: status.errorMessage},
-    })),
-  }
+  return {model_version_status: modelVersionStatusMessages(statuses).map((status) => ({...status, version: String(status.version)}))}
 }
 
-function tensorInfoBody(info: TensorInfo) {
+function tensorInfoBody(info: TensorSpec) {
   return {
     dtype: info.dtype,
     tensor_shape: {dim: info.shape.map((size) => ({size: String(size), name: ''})), unknown_rank: false},
@@ -63,7 +50,7 @@ function tensorInfoBody(info: TensorInfo) {
   }
 }
 
-function tensorInfosBody(infos: Record<string, TensorInfo>) {
+function tensorInfosBody(infos: Record<string, TensorSpec>) {
   return Object.fromEntries(Object.entries(infos).map(([alias, info]) => [alias, tensorInfoBody(info)]))
 }
 

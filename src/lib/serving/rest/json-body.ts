@@ -16,12 +16,22 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number,
   if (!JSON_MEDIA_TYPE.test(mediaType)) throw new HttpError(415, `Content-Type must be application/json, got ${contentType || 'none'}`)
   const charset = parameters.find((parameter) => /^charset=/i.test(parameter))?.slice('charset='.length).replace(/"/g, '')
   if (charset !== undefined && !UTF8_CHARSET.test(charset)) throw new HttpError(415, `unsupported charset "${charset}": send UTF-8 JSON`)
+  const text = (await readBody(request, limitBytes, limitText)).toString('utf8')
+  if (text.length === 0) throw new HttpError(400, 'empty body: send a JSON object')
+  return parseJson(text)
+}
+
+/**
+ * Reads a request's body as bytes (at most `limitBytes`): 415 for a compressed body, 413 when too
+ * large (before reading, when Content-Length says so).
+ */
+export async function readBody(request: IncomingMessage, limitBytes: number, limitText: string): Promise<Buffer> {
   const encoding = request.headers['content-encoding']
   if (encoding !== undefined && encoding !== 'identity') throw new HttpError(415, `unsupported Content-Encoding "${encoding}": send plain JSON`)
   const tooLarge = () => new HttpError(413, `request body is over the ${limitText} limit`, {Connection: 'close'})
   if (Number(request.headers['content-length']) > limitBytes) throw tooLarge()
 
-  const text = await new Promise<string>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     request.on('data', (chunk: Buffer) => {
@@ -34,10 +44,13 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number,
         chunks.push(chunk)
       }
     })
-    request.on('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')))
+    request.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)))
     request.on('error', reject)
   })
-  if (text.length === 0) throw new HttpError(400, 'empty body: send a JSON object')
+}
+
+/** JSON.parse, or a 400 with its reason (and a hint when the text holds NaN or Infinity). */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (error) {

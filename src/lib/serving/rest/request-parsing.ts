@@ -26,7 +26,7 @@ function invalid(message: string): ServingError {
   return new ServingError('INVALID_ARGUMENT', message)
 }
 
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'a list'
@@ -35,7 +35,7 @@ function describeValue(value: unknown): string {
   return `${typeof value === 'object' ? 'an object' : `a ${typeof value}`}`
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 

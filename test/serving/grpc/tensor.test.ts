@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
-import {TensorProtoMessage} from '../../src/lib/serving/grpc/protos.js'
-import {floatTensorProto, floatsFromTensorProto, imagesFromTensorProto} from '../../src/lib/serving/grpc/tensor.js'
-import {ServingError} from '../../src/lib/serving/api.js'
+import {TensorProtoMessage} from '../../../src/lib/serving/grpc/protos.js'
+import {floatTensorProto, floatsFromTensorProto, imagesFromTensorProto} from '../../../src/lib/serving/grpc/tensor.js'
+import {ServingError} from '../../../src/lib/serving/api.js'
 
 const PIXELS = 784
 

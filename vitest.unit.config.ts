@@ -1,0 +1,24 @@
+import {defineConfig, mergeConfig} from 'vitest/config'
+
+import base, {END_TO_END_TESTS} from './vitest.config.js'
+
+/**
+ * `npm run test:unit`: the library tests, with fakes where a test needs a worker, an engine or a
+ * clock; no CLI processes, no servers on ports (the guard makes sure), under a minute.
+ */
+export default mergeConfig(
+  base,
+  defineConfig({
+    test: {
+      exclude: END_TO_END_TESTS,
+      setupFiles: ['test/helpers/unit-tier-guard.ts'],
+      // Nothing here serves or trains for long: two files at a time keep both cores busy.
+      fileParallelism: true,
+      maxWorkers: 2,
+      // Files share their worker's modules, so TF.js and its wasm load once per worker, not once
+      // per file (half the tier's CPU time). A file therefore sets up what it needs itself
+      // (selectBackend in its beforeAll) and restores what it changes (fake timers).
+      isolate: false,
+    },
+  }),
+)
