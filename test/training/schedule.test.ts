@@ -37,12 +37,12 @@ describe('learning-rate schedules', () => {
 
   it('the default recipe: a warm-up of half an epoch and a cosine decay over the run, from the config alone', () => {
     const config: TrainingConfig = {...newTrainingConfig({epochs: 4}), trainingImages: 55000}
-    expect(config).toMatchObject({schedule: 'cosine', warmupEpochs: 0.5, warmupSteps: null, clipNorm: 1, learningRate: 0.005})
+    expect(config).toMatchObject({schedule: 'cosine', warmupEpochs: 0.5, warmupSteps: null, clipNorm: 1, learningRate: 0.01})
     const perEpoch = 429
     // round(0.5 · 429) = 215 warm-up steps.
-    expect(learningRateAt(config, 0, perEpoch)).toBeCloseTo(0.005 / 215, 12)
-    expect(learningRateAt(config, 214, perEpoch)).toBeCloseTo(0.005, 12)
-    expect(learningRateAt(config, 215 + (4 * perEpoch - 215) / 2, perEpoch)).toBeCloseTo(0.0025, 12)
+    expect(learningRateAt(config, 0, perEpoch)).toBeCloseTo(0.01 / 215, 12)
+    expect(learningRateAt(config, 214, perEpoch)).toBeCloseTo(0.01, 12)
+    expect(learningRateAt(config, 215 + (4 * perEpoch - 215) / 2, perEpoch)).toBeCloseTo(0.005, 12)
   })
 
   it('a checkpoint from before schedules existed resumes with its exponential decay, no warm-up and no clipping', () => {
