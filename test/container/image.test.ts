@@ -147,19 +147,22 @@ describe('the container image', () => {
       console.log(JSON.stringify({
         app: fs.readdirSync('/app'),
         dist: fs.readdirSync('/app/dist'),
-        devOrOptional: ['typescript', 'vitest', 'tsx', '@tensorflow/tfjs-node'].filter((name) => fs.existsSync('/app/node_modules/' + name)),
+        devOrUnloadable: ['typescript', 'vitest', 'tsx', '@tensorflow/tfjs-node'].filter((name) => fs.existsSync('/app/node_modules/' + name)),
+        onnxRuntimeBinaries: modules.filter((path) => /^onnxruntime-node\\/bin\\/napi-v\\d+\\/[^/]+\\/[^/]+$/.test(path)).map((path) => path.split('/').slice(-2).join('/')),
         otherPlatformsOrSourceMaps: modules.filter((path) => /(^|\\/)bin\\/napi-v\\d+\\/(win32|darwin)$|\\.map$/.test(path)).slice(0, 3),
       }))`
     expect(JSON.parse(await podman('run', '--rm', '--entrypoint', 'node', IMAGE, '-e', inventory))).toEqual({
       app: ['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'proto'],
-      dist: ['commands', 'lib'],
-      devOrOptional: [],
+      dist: ['commands', 'lib', 'ui'],
+      devOrUnloadable: [],
+      onnxRuntimeBinaries: ['linux/x64'],
       otherPlatformsOrSourceMaps: [],
     })
   })
 
   it('serves models exported by root as a non-root user, root file system and models read-only, without any chmod', async () => {
     expect(statSync(join(modelDir, '1')).uid).toBe(0)
+    expect(container.output).toMatch(/^Engine onnxruntime \(auto: /m)
     expect(await podman('exec', CONTAINER, 'id', '-u')).toBe(String(CONTAINER_UID))
     const writeApp = await run('podman', ['exec', CONTAINER, 'touch', '/app/written'])
     expect(writeApp.stderr).toMatch(/Read-only file system/)
@@ -200,7 +203,8 @@ describe('the container image', () => {
     const report = JSON.parse(
       await podman('run', '--rm', '--read-only', '--volume', `${modelDir}:/models:ro`, IMAGE, 'eval', '--model', '/models/1', '--limit', String(IMAGE_COUNT), '--json'),
     )
-    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, backend: 'wasm', images: IMAGE_COUNT, correct: expectedCorrect})
+    // ONNX Runtime's Linux binary, the one the image keeps, loads and runs the version's model.onnx.
+    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, engine: {name: 'onnxruntime'}, images: IMAGE_COUNT, correct: expectedCorrect})
   })
 
   it('picks up a new version exported by root into the mounted folder', async () => {
