@@ -8,6 +8,7 @@ import {loadModelForEvaluation} from '../../src/lib/jobs/model-source.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
+import {TFJS_BUNDLE_ROUTE} from '../../src/lib/serving/rest/ui.js'
 import {CLI, makeTempDir, runCommand as run} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages} from '../serving/serving-fixtures.js'
 import {AttachedContainer, heldPost, podman} from './podman.js'
@@ -170,6 +171,12 @@ describe('the container image', () => {
     expect(writeModels.stderr).toMatch(/Read-only file system/)
 
     expect(await getJson('/healthz')).toEqual({status: 200, body: {status: 'ok', model: 'mnist', version: 1}})
+    // The drawing page and the TensorFlow.js browser bundle it loads ship in the image.
+    const page = await fetch(`http://${httpAddress}/`, {headers: {accept: 'text/html'}})
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/html/)])
+    const bundle = await fetch(`http://${httpAddress}${TFJS_BUNDLE_ROUTE}`)
+    expect(bundle.status).toBe(200)
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(0)
     expect(await getJson('/v1/models/mnist')).toEqual({
       status: 200,
       body: {model_version_status: [{version: '1', state: 'AVAILABLE', status: {error_code: 'OK', error_message: ''}}]},
