@@ -15,10 +15,6 @@ export default mergeConfig(
       // Nothing here serves or trains for long: two files at a time keep both cores busy.
       fileParallelism: true,
       maxWorkers: 2,
-      // Files share their worker's modules, so TF.js and its wasm load once per worker, not once
-      // per file (half the tier's CPU time). A file therefore sets up what it needs itself
-      // (selectBackend in its beforeAll) and restores what it changes (fake timers).
-      isolate: false,
     },
   }),
 )

@@ -87,8 +87,11 @@ done
 # Like debian:bookworm-slim (minbase, no docs, man pages or locales) plus what the official Node
 # image adds: Node and npm in /usr/local, libatomic1, and the user node (uid/gid 1000).
 # Merged /usr by symlinks, as debian:bookworm-slim has it (the usrmerge package would add Perl).
-mmdebstrap --quiet --variant=minbase --include=libatomic1 \
-  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+# No fsync for a root file system that becomes a tarball. Debian's own PATH, so that mmdebstrap's
+# per-package filter runs Debian's python3 rather than a shim earlier in PATH (pyenv's made
+# extracting the packages take 258 s instead of 49 s here).
+PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --quiet --variant=minbase --include=libatomic1 \
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --dpkgopt=force-unsafe-io \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \

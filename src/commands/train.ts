@@ -3,7 +3,22 @@ import {Flags} from '@oclif/core'
 import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_VALIDATION_SIZE} from '../lib/data/mnist.js'
 import {DEFAULT_HIDDEN_UNITS} from '../lib/model/weights.js'
-import {DEFAULT_BATCH_SIZE, DEFAULT_CHECKPOINT_DIR, DEFAULT_DISPLAY_STEP, DEFAULT_EPOCHS, DEFAULT_KEEP, DEFAULT_LEARNING_RATE, DEFAULT_LEARNING_RATE_DECAY, DEFAULT_OPTIMIZER, DEFAULT_SEED, checkTrainingOptions} from '../lib/training/config.js'
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CHECKPOINT_DIR,
+  DEFAULT_CLIP_NORM,
+  DEFAULT_DISPLAY_STEP,
+  DEFAULT_EPOCHS,
+  DEFAULT_KEEP,
+  DEFAULT_LEARNING_RATE,
+  DEFAULT_LEARNING_RATE_DECAY,
+  DEFAULT_OPTIMIZER,
+  DEFAULT_SCHEDULE,
+  DEFAULT_SEED,
+  DEFAULT_WARMUP_EPOCHS,
+  checkTrainingOptions,
+} from '../lib/training/config.js'
+import {SCHEDULE_NAMES} from '../lib/training/schedule.js'
 import {requireInteger} from '../lib/core/validation.js'
 import {JsonLinesLog} from '../lib/training/listeners/json-log.js'
 import {attachPlainLog, formatAccuracy, formatLoss} from '../lib/training/listeners/plain-log.js'
@@ -31,15 +46,32 @@ export default class Train extends MnistCommand {
     '<%= config.bin %> train --resume --steps 90 --checkpoint-dir D',
     '<%= config.bin %> train --optimizer sgd --learning-rate 0.1 --epochs 20 --log-file train.jsonl',
     '<%= config.bin %> train --log-file train.jsonl --tensorboard logs --report report.html',
+    {description: 'Another peak learning rate, warm-up and clipping norm', command: '<%= config.bin %> train --learning-rate 0.003 --warmup-epochs 1 --clip-norm 5 --epochs 10'},
+    {description: 'On the main thread alone (no gradient workers)', command: '<%= config.bin %> train --workers 1'},
+    {description: "The seed tutorial's recipe: plain SGD at a constant 0.001, no clipping", command: '<%= config.bin %> train --optimizer sgd --learning-rate 0.001 --schedule constant --clip-norm 0'},
   ]
 
   static flags = {
     epochs: numberFlag({description: `epochs to train in total (default ${DEFAULT_EPOCHS} unless --steps is given)`}),
     steps: numberFlag({description: 'steps (batches) to train in total, counting those of a resumed run; instead of --epochs'}),
     'batch-size': numberFlag({description: `examples per step (default ${DEFAULT_BATCH_SIZE})`}),
-    'learning-rate': numberFlag({description: `initial learning rate (default ${DEFAULT_LEARNING_RATE})`}),
+    'learning-rate': numberFlag({description: `peak learning rate, reached after the warm-up (default ${DEFAULT_LEARNING_RATE})`}),
+    schedule: Flags.string({
+      description:
+        `learning-rate schedule after the warm-up: ${SCHEDULE_NAMES.join(', ')} (default ${DEFAULT_SCHEDULE}: half a cosine down to 0 at the last step; ` +
+        'exponential if only --learning-rate-decay is given)',
+      helpValue: 'NAME',
+    }),
+    'warmup-steps': numberFlag({description: 'rise linearly to the learning rate over the first N steps (default: see --warmup-epochs)'}),
+    'warmup-epochs': numberFlag({
+      description: `the warm-up in epochs, fractions allowed, instead of --warmup-steps (default ${DEFAULT_WARMUP_EPOCHS} for the cosine schedule, 0 for the others)`,
+    }),
     'learning-rate-decay': numberFlag({
-      description: `multiply the learning rate by this after every epoch, in (0, 1] (default ${DEFAULT_LEARNING_RATE_DECAY}; 1 keeps it constant)`,
+      description: `exponential schedule: multiply the learning rate by this after every epoch, in (0, 1] (default ${DEFAULT_LEARNING_RATE_DECAY})`,
+    }),
+    'clip-norm': numberFlag({description: `clip the gradients to this global norm; 0 turns clipping off (default ${DEFAULT_CLIP_NORM})`}),
+    workers: numberFlag({
+      description: `worker threads that each compute the gradients of a slice of every batch; 1 trains on the main thread alone (default on wasm and cpu: one per core, at most 4; 1 on the native backend; a resumed run keeps its count)`,
     }),
     optimizer: Flags.string({description: `${OPTIMIZER_NAMES.join(', ')} (default ${DEFAULT_OPTIMIZER})`, helpValue: 'NAME'}),
     hidden: numberFlag({description: `LSTM units (default ${DEFAULT_HIDDEN_UNITS})`}),
@@ -71,6 +103,11 @@ export default class Train extends MnistCommand {
       batchSize: flags['batch-size'],
       learningRate: flags['learning-rate'],
       learningRateDecay: flags['learning-rate-decay'],
+      schedule: flags.schedule,
+      warmupSteps: flags['warmup-steps'],
+      warmupEpochs: flags['warmup-epochs'],
+      clipNorm: flags['clip-norm'],
+      workers: flags.workers,
       optimizer: flags.optimizer,
       hidden: flags.hidden,
       seed: flags.seed,

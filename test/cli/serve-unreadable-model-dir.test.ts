@@ -2,7 +2,7 @@ import {spawn, spawnSync} from 'node:child_process'
 import {once} from 'node:events'
 import {chmodSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {CLI, REPO_ROOT, makeTempDir, waitForOutput} from '../helpers/cli.js'
 import {writeTestExport} from '../serving/serving-fixtures.js'
@@ -49,32 +49,29 @@ describe('a model directory that becomes unreadable while serve polls it', () =>
       ...user,
     })
     const exited = once(child, 'exit')
-    try {
-      const {output, match} = waitForOutput(child, /^\{"event":"listening".*\}$/m)
-      const {url} = JSON.parse((await match)[0]) as LogEvent
-      const warnings = () =>
-        output()
-          .split('\n')
-          .filter((line) => line.startsWith('{'))
-          .map((line) => JSON.parse(line) as LogEvent)
-          .filter((event) => event.level === 'warn')
-          .map((event) => event.message)
+    onTestFinished(() => void (child.exitCode === null && child.kill('SIGKILL')))
+    const {output, match} = waitForOutput(child, /^\{"event":"listening".*\}$/m)
+    const {url} = JSON.parse((await match)[0]) as LogEvent
+    const warnings = () =>
+      output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as LogEvent)
+        .filter((event) => event.level === 'warn')
+        .map((event) => event.message)
 
-      chmodSync(models, 0o000)
-      await until(() => warnings().length > 0, 'a warning about the model directory')
-      expect(warnings()[0]).toBe(`cannot read ${models}: permission denied; still serving version 1`)
-      const answer = await predict(url!, 0)
-      expect(answer.status).toBe(200)
-      expect(versionOf(answer.logits!, 0)).toBe(1)
+    chmodSync(models, 0o000)
+    await until(() => warnings().length > 0, 'a warning about the model directory')
+    expect(warnings()[0]).toBe(`cannot read ${models}: permission denied; still serving version 1`)
+    const answer = await predict(url!, 0)
+    expect(answer.status).toBe(200)
+    expect(versionOf(answer.logits!, 0)).toBe(1)
 
-      chmodSync(models, 0o755)
-      await writeTestExport(models, 2, SEEDS[2])
-      await until(async () => versionOf((await predict(url!, 1)).logits!, 1) === 2, 'version 2 to be served')
+    chmodSync(models, 0o755)
+    await writeTestExport(models, 2, SEEDS[2])
+    await until(async () => versionOf((await predict(url!, 1)).logits!, 1) === 2, 'version 2 to be served')
 
-      child.kill('SIGTERM')
-      expect((await exited)[0]).toBe(0)
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL')
-    }
+    child.kill('SIGTERM')
+    expect((await exited)[0]).toBe(0)
   })
 })

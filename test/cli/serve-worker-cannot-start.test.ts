@@ -1,7 +1,8 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {once} from 'node:events'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {probeBackends} from '../../src/lib/backend.js'
-import {linesOf, makeTempDir, runCliAsync} from '../helpers/cli.js'
+import {linesOf, makeTempDir, startCli} from '../helpers/cli.js'
 import {writeTestExport} from '../serving/serving-fixtures.js'
 
 const temp = makeTempDir('mnist-rnn-serve-no-backend-')
@@ -13,12 +14,19 @@ beforeAll(async () => {
 afterAll(() => temp.cleanup())
 
 describe('mnist-rnn serve with inference workers that cannot start', () => {
-  it.skipIf(nativeInstalled)('--backend tensorflow without @tensorflow/tfjs-node: exit 1 with one line naming the worker and why', async () => {
-    const result = await runCliAsync(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '2', '--backend', 'tensorflow'])
-    expect(result.status).toBe(1)
-    expect(linesOf(result.stderr)).toEqual([
+  it.skipIf(nativeInstalled)('--engine tfjs --backend tensorflow without @tensorflow/tfjs-node: exit 1 with one line naming the worker and why', async () => {
+    const child = startCli(['serve', '--port', '0', '--model-dir', temp.dir, '--workers', '2', '--engine', 'tfjs', '--backend', 'tensorflow'])
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    // Should it start after all, it must not outlive the test (a timeout included).
+    onTestFinished(() => void (child.exitCode === null && child.kill('SIGKILL')))
+    const [status] = await once(child, 'close')
+    expect(status).toBe(1)
+    expect(linesOf(stderr)).toEqual([
       expect.stringMatching(/^Error: inference worker \d cannot start: tensorflow: the optional package @tensorflow\/tfjs-node is not installed/),
     ])
-    expect(result.stdout).toBe('')
+    expect(stdout).toBe('')
   })
 })

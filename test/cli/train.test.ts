@@ -11,7 +11,7 @@ import {writeTinyMnist} from '../helpers/mnist-files.js'
 
 // Small network and validation split: the behaviour under test does not depend on their size.
 const SMALL = ['--hidden', '16', '--validation-size', '500']
-const SEED_STEP_LINE = /^Step \d+, Minibatch Loss= \d+\.\d{4}, Training Accuracy= \d\.\d{3}$/
+const SEED_STEP_LINE = /^Step \d+, Minibatch Loss= \d+\.\d{4}, Training Accuracy= \d\.\d{3}, Examples\/s= \d+$/
 
 const temp = makeTempDir('mnist-rnn-train-cli-')
 afterAll(() => temp.cleanup())

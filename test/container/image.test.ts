@@ -8,6 +8,7 @@ import {loadModelForEvaluation} from '../../src/lib/jobs/model-source.js'
 import {classifierLogits} from '../../src/lib/model/classifier.js'
 import {disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {GrpcServingClient} from '../../src/lib/client/grpc-client.js'
+import {TFJS_BUNDLE_ROUTE} from '../../src/lib/serving/rest/ui.js'
 import {CLI, makeTempDir, runCommand as run} from '../helpers/cli.js'
 import {imageFlat, imageRows, mnistTestImages} from '../serving/serving-fixtures.js'
 import {AttachedContainer, heldPost, podman} from './podman.js'
@@ -147,19 +148,22 @@ describe('the container image', () => {
       console.log(JSON.stringify({
         app: fs.readdirSync('/app'),
         dist: fs.readdirSync('/app/dist'),
-        devOrOptional: ['typescript', 'vitest', 'tsx', '@tensorflow/tfjs-node'].filter((name) => fs.existsSync('/app/node_modules/' + name)),
+        devOrUnloadable: ['typescript', 'vitest', 'tsx', '@tensorflow/tfjs-node'].filter((name) => fs.existsSync('/app/node_modules/' + name)),
+        onnxRuntimeBinaries: modules.filter((path) => /^onnxruntime-node\\/bin\\/napi-v\\d+\\/[^/]+\\/[^/]+$/.test(path)).map((path) => path.split('/').slice(-2).join('/')),
         otherPlatformsOrSourceMaps: modules.filter((path) => /(^|\\/)bin\\/napi-v\\d+\\/(win32|darwin)$|\\.map$/.test(path)).slice(0, 3),
       }))`
     expect(JSON.parse(await podman('run', '--rm', '--entrypoint', 'node', IMAGE, '-e', inventory))).toEqual({
       app: ['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'proto'],
-      dist: ['commands', 'lib'],
-      devOrOptional: [],
+      dist: ['commands', 'lib', 'ui'],
+      devOrUnloadable: [],
+      onnxRuntimeBinaries: ['linux/x64'],
       otherPlatformsOrSourceMaps: [],
     })
   })
 
   it('serves models exported by root as a non-root user, root file system and models read-only, without any chmod', async () => {
     expect(statSync(join(modelDir, '1')).uid).toBe(0)
+    expect(container.output).toMatch(/^Engine onnxruntime \(auto: /m)
     expect(await podman('exec', CONTAINER, 'id', '-u')).toBe(String(CONTAINER_UID))
     const writeApp = await run('podman', ['exec', CONTAINER, 'touch', '/app/written'])
     expect(writeApp.stderr).toMatch(/Read-only file system/)
@@ -167,6 +171,12 @@ describe('the container image', () => {
     expect(writeModels.stderr).toMatch(/Read-only file system/)
 
     expect(await getJson('/healthz')).toEqual({status: 200, body: {status: 'ok', model: 'mnist', version: 1}})
+    // The drawing page and the TensorFlow.js browser bundle it loads ship in the image.
+    const page = await fetch(`http://${httpAddress}/`, {headers: {accept: 'text/html'}})
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/html/)])
+    const bundle = await fetch(`http://${httpAddress}${TFJS_BUNDLE_ROUTE}`)
+    expect(bundle.status).toBe(200)
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(0)
     expect(await getJson('/v1/models/mnist')).toEqual({
       status: 200,
       body: {model_version_status: [{version: '1', state: 'AVAILABLE', status: {error_code: 'OK', error_message: ''}}]},
@@ -200,7 +210,8 @@ describe('the container image', () => {
     const report = JSON.parse(
       await podman('run', '--rm', '--read-only', '--volume', `${modelDir}:/models:ro`, IMAGE, 'eval', '--model', '/models/1', '--limit', String(IMAGE_COUNT), '--json'),
     )
-    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, backend: 'wasm', images: IMAGE_COUNT, correct: expectedCorrect})
+    // ONNX Runtime's Linux binary, the one the image keeps, loads and runs the version's model.onnx.
+    expect(report).toMatchObject({model: {kind: 'export', name: '1'}, engine: {name: 'onnxruntime'}, images: IMAGE_COUNT, correct: expectedCorrect})
   })
 
   it('picks up a new version exported by root into the mounted folder', async () => {

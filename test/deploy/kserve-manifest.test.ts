@@ -140,6 +140,6 @@ describe('deploy/kserve/inferenceservice.yaml', () => {
     child.kill('SIGTERM')
     const [code] = await once(child, 'exit')
     expect(code).toBe(0)
-    expect(output).toMatch(/SIGTERM: draining/)
+    expect(output).toMatch(/SIGTERM: draining \(not ready\)/)
   })
 })

@@ -130,17 +130,6 @@ describe.each<EngineName>(['onnxruntime', 'tfjs'])('serving on the %s engine', (
     expect(lines).toContain('serving mnist version 2 (replaces version 1)')
   })
 
-  it('restarts an inference worker that dies, and no request fails', async () => {
-    const traffic = steadyTraffic(server.url)
-    await until(() => traffic.answers.length >= 10, 'traffic')
-    await server.pool.simulateCrash(0)
-    const crashedAt = traffic.answers.length
-    await until(() => server.pool.restarts === 1 && traffic.answers.length >= crashedAt + 40, 'traffic after the restart')
-    await traffic.stop()
-    expect(traffic.answers.filter((answer) => answer.status !== 200)).toEqual([])
-    expect(await metricsText(server.url)).toMatch(/^mnist_serving_worker_restarts_total 1$/m)
-  })
-
   it('drains on shutdown: requests in flight are answered, then the port closes', async () => {
     // Every request has reached the server and its forward pass is slowed down when shutdown begins.
     let arrived = 0
@@ -225,7 +214,6 @@ describe('choosing the engine', () => {
       await until(() => traffic.answers.some((answer) => answer.version === 2), 'an answer from version 2')
       await traffic.stop()
       expect(traffic.answers.filter((answer) => answer.status !== 200 || answer.version === undefined)).toEqual([])
-      await expect(server.pool.simulateCrash(0)).rejects.toThrow(/no worker to crash/)
     } finally {
       await server.shutdown()
     }

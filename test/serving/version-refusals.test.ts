@@ -1,4 +1,4 @@
-import {cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -63,7 +63,7 @@ describe('versions the server refuses, over real HTTP', () => {
     await until(async () => (await statusOf(url)).some((status) => status.version === '2'), 'version 2 to be tried')
     expect((await statusOf(url))[0].status.error_message).toMatch(/missing weights\.bin \(incomplete export\)/)
 
-    for (const name of ['weights.bin', 'model.onnx']) if (existsSync(join(complete, '2', name))) cpSync(join(complete, '2', name), join(dir, '2', name))
+    cpSync(join(complete, '2'), join(dir, '2'), {recursive: true})
     await until(async () => (await statusOf(url))[0].state === 'AVAILABLE', 'version 2 to be served')
     const answer = await predict(url, 3)
     expect(versionOf(answer.logits!, 3)).toBe(2)

@@ -14,9 +14,9 @@ import {resumeCommandLine} from '../../src/lib/jobs/train.js'
 const stored: TrainingConfig = {...newTrainingConfig({hidden: 64, limit: 4096, steps: 60, checkpointEvery: 30}), trainingImages: 4096}
 
 describe('training configuration', () => {
-  it('defaults to the documented run: Adam at 0.001, batch 128, 128 units, a fixed number of epochs', () => {
+  it('defaults to the documented run: Adam peaking at 0.01 with warm-up and cosine decay, clipping, batch 128, 128 units, a fixed number of epochs', () => {
     const config = newTrainingConfig({})
-    expect(config).toMatchObject({hidden: 128, batchSize: 128, learningRate: 0.001, optimizer: 'adam', validationSize: 5000, limit: null})
+    expect(config).toMatchObject({hidden: 128, batchSize: 128, learningRate: 0.01, schedule: 'cosine', clipNorm: 1, optimizer: 'adam', validationSize: 5000, limit: null})
     expect(targetSteps({...config, trainingImages: 55000}, 429)).toBe(DEFAULT_EPOCHS * 429)
   })
 

@@ -13,7 +13,8 @@ import {OptimizerName} from '../../src/lib/training/optimizers.js'
 import {TrainingRunOptions, prepareTraining} from '../../src/lib/jobs/train.js'
 
 // Small and fast: 16 batches of 64 per epoch, so runs cross epochs (validation, learning-rate decay).
-const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01, learningRateDecay: 0.8}
+// On the main thread alone (test/training/parallel.test.ts covers the gradient workers).
+const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01, learningRateDecay: 0.8, workers: 1}
 
 let root: string
 let runs = 0

@@ -18,3 +18,10 @@ export function requirePositive(value: number | undefined, flag: string): void {
     throw new UserError(`${flag} must be a number > 0, got ${shown(value)}`)
   }
 }
+
+/** An optional flag that must be a finite number ≥ 0. */
+export function requireNonNegative(value: number | undefined, flag: string): void {
+  if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+    throw new UserError(`${flag} must be a number ≥ 0, got ${shown(value)}`)
+  }
+}

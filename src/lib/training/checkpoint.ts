@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {DataPosition} from '../data/batches.js'
 import {UserError, errorMessage} from '../core/errors.js'
 import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
-import {TrainingConfig} from './config.js'
+import {TrainingConfig, storedTrainingConfig} from './config.js'
 import {OptimizerState, OptimizerTensor, isOptimizerName} from './optimizers.js'
 import {directoryExists, writeFileDurably, sha256Hex} from '../core/files.js'
 
@@ -301,7 +301,8 @@ export function loadCheckpoint(checkpointDir: string, name?: string): LoadedChec
     path,
     step: manifest.step,
     epoch: manifest.epoch,
-    config: manifest.config,
+    // Checkpoints from before schedules existed lack their fields: filled in as those runs trained.
+    config: storedTrainingConfig(manifest.config),
     metrics: manifest.metrics,
     weights,
     sizeBytes: weightFile.byteLength + optimizerFile.byteLength + manifestBytes,

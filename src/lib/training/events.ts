@@ -12,6 +12,8 @@ export interface TrainBeginEvent {
   validationImages: number
   /** The checkpoint resumed from, if any. */
   resumedFrom?: string
+  /** Threads computing each step's gradients (1: the main thread alone). */
+  workers?: number
 }
 
 export interface StepEndEvent {
@@ -23,9 +25,14 @@ export interface StepEndEvent {
   loss: number
   accuracy: number
   learningRate: number
+  /** This step's examples over its wall time (gradients, update and data together). */
   examplesPerSecond: number
   /** Seconds since this process began training. */
   wallTime: number
+  /** Threads that computed this step's gradients. */
+  workers?: number
+  /** The gradients' global norm before clipping, when clipping is on. */
+  gradientNorm?: number
 }
 
 export interface EpochEndEvent {

@@ -14,6 +14,8 @@ export interface LogBegin {
   targetSteps: number
   batchesPerEpoch: number
   resumedFrom?: string
+  /** Gradient workers (absent in logs written before --workers existed). */
+  workers?: number
   config: TrainingConfig
   time: string
 }

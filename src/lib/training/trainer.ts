@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {DataPosition, ShuffledBatches} from '../data/batches.js'
+import {BackendName} from '../backend.js'
+import {Batch, DataPosition, ShuffledBatches} from '../data/batches.js'
 import {ImageSet} from '../data/mnist.js'
-import {classifierLogits} from '../model/classifier.js'
-import {ClassifierWeights, WEIGHT_NAMES, disposeClassifierWeights, weightArraysOf} from '../model/weights.js'
+import {ClassifierWeights, WEIGHT_NAMES, disposeClassifierWeights, weightArraysOf, weightShapes} from '../model/weights.js'
 import {TrainingState} from './checkpoint.js'
-import {TrainingConfig, learningRateAt, targetSteps} from './config.js'
+import {clipArraysByGlobalNorm, clipByGlobalNorm} from './clipping.js'
+import {TrainingConfig, learningRateAt, storedTrainingConfig, targetSteps} from './config.js'
 import {TrainEndEvent, TrainingEvents} from './events.js'
-import {EVALUATION_BATCH_SIZE, LossAndAccuracy, Misclassified, SetScore, batchAccuracy, crossEntropyLoss, lossAndAccuracyOf, oneHotLabels} from './metrics.js'
-import {imagesTensor} from '../model/classifier.js'
+import {batchGradients} from './gradients.js'
+import {EVALUATION_BATCH_SIZE, LossAndAccuracy, Misclassified, SetScore, lossAndAccuracyOf} from './metrics.js'
 import {OptimizerState, createOptimizer, optimizerStateOf, restoreOptimizerState, setLearningRate} from './optimizers.js'
+import {GradientWorkerPool} from './parallel/gradient-pool.js'
 
 const MS_PER_SECOND = 1000
 /** Misclassified validation images each epochEnd carries: as many as an error grid shows. */
@@ -35,11 +37,21 @@ export interface TrainerSetup {
   start?: TrainingStart
 }
 
+/** What one step did. */
+interface StepResult extends LossAndAccuracy {
+  /** The gradients' global norm before clipping (only computed when clipping is on). */
+  gradientNorm?: number
+}
+
 /**
  * The training loop, Keras `fit` style: it trains and emits events (trainBegin, stepEnd,
  * epochEnd, checkpointSaved via the checkpointer, trainEnd) and prints nothing itself.
- * Each step: a shuffled batch, softmax cross-entropy on the classifier's logits, one optimizer
- * update of the five weight tensors. Every epoch ends with the loss and accuracy on the validation set.
+ * Each step: a shuffled batch, softmax cross-entropy on the classifier's logits, gradients clipped
+ * by global norm (if configured), one optimizer update of the five weight tensors. Every epoch ends
+ * with the loss and accuracy on the validation set.
+ *
+ * With one worker the main thread computes the gradients; with N > 1, N worker threads each
+ * compute those of a slice of the batch (./parallel/) and the main thread applies their sum.
  */
 export class Trainer extends TrainingEvents {
   readonly config: TrainingConfig
@@ -57,10 +69,12 @@ export class Trainer extends TrainingEvents {
   private startedAt = 0
   /** The validation split's score and the step it was taken at, so a score is not recomputed for unchanged weights. */
   private lastValidation?: SetScore & {step: number}
+  /** The gradient workers, when config.workers > 1. */
+  private pool?: GradientWorkerPool
 
   private constructor(setup: TrainerSetup) {
     super()
-    this.config = setup.config
+    this.config = storedTrainingConfig(setup.config)
     this.weights = setup.weights
     this.validation = setup.validation
     this.step = setup.start?.step ?? 0
@@ -73,8 +87,21 @@ export class Trainer extends TrainingEvents {
 
   static async create(setup: TrainerSetup): Promise<Trainer> {
     const trainer = new Trainer(setup)
-    if (setup.start) await restoreOptimizerState(trainer.optimizer, setup.start.optimizer)
+    try {
+      if (setup.start) await restoreOptimizerState(trainer.optimizer, setup.start.optimizer)
+      if (trainer.config.workers > 1) {
+        trainer.pool = await GradientWorkerPool.start({workers: trainer.config.workers, backend: tf.getBackend() as BackendName, hidden: trainer.config.hidden})
+      }
+    } catch (error) {
+      trainer.dispose()
+      throw error
+    }
     return trainer
+  }
+
+  /** Threads that compute gradients: the workers, or 1 (the main thread). */
+  get workers(): number {
+    return this.pool?.size ?? 1
   }
 
   get batchesPerEpoch(): number {
@@ -111,6 +138,7 @@ export class Trainer extends TrainingEvents {
       trainingImages: this.config.trainingImages,
       validationImages: this.validation.count,
       resumedFrom: this.resumedFrom,
+      workers: this.workers,
     })
     while (this.step < target && this.stopReason === undefined) {
       await this.trainOneStep(target)
@@ -129,9 +157,9 @@ export class Trainer extends TrainingEvents {
       setLearningRate(this.optimizer, learningRate)
       this.currentLearningRate = learningRate
     }
-    const batch = this.batches.next()
     const began = performance.now()
-    const {loss, accuracy} = this.applyBatch(batch.images, batch.labels, batch.size)
+    const batch = this.batches.next()
+    const {loss, accuracy, gradientNorm} = this.pool ? await this.applyPooledBatch(this.pool, batch) : this.applyBatch(batch)
     const seconds = (performance.now() - began) / MS_PER_SECOND
     this.step += 1
     this.metrics = {...this.metrics, loss, accuracy, learningRate}
@@ -144,29 +172,46 @@ export class Trainer extends TrainingEvents {
       learningRate,
       examplesPerSecond: batch.size / seconds,
       wallTime: this.wallTime,
+      workers: this.workers,
+      ...(gradientNorm === undefined ? {} : {gradientNorm}),
     })
   }
 
-  /** One optimizer update on a batch; returns the batch's loss and accuracy before the update. */
-  private applyBatch(images: Float32Array, labels: Uint8Array, size: number): LossAndAccuracy {
-    const variables = WEIGHT_NAMES.map((name) => this.weights[name])
+  /** One optimizer update on a batch, gradients from the main thread; returns the batch's loss and accuracy before the update. */
+  private applyBatch(batch: Batch): StepResult {
+    let gradientNorm: number | undefined
     const [lossTensor, accuracyTensor] = tf.tidy(() => {
-      const oneHot = oneHotLabels(labels)
-      const input = imagesTensor(images, size)
-      let accuracy: tf.Scalar | undefined
-      const {value, grads} = tf.variableGrads(() => {
-        const logits = classifierLogits(this.weights, input)
-        // Kept out of the gradient's scope so the same forward pass yields the accuracy.
-        accuracy = tf.keep(batchAccuracy(oneHot, logits))
-        return crossEntropyLoss(oneHot, logits)
-      }, variables)
-      // In the weights' fixed order, which is also the order of the optimizer's stored slots.
-      this.optimizer.applyGradients(variables.map((variable) => ({name: variable.name, tensor: grads[variable.name]})))
-      return [value, accuracy!]
+      const {loss, accuracy, gradients} = batchGradients(this.weights, batch.images, batch.labels, batch.size)
+      gradientNorm = this.applyGradients(gradients)
+      return [loss, accuracy]
     })
-    const result = {loss: lossTensor.dataSync()[0], accuracy: accuracyTensor.dataSync()[0]}
+    const result = {loss: lossTensor.dataSync()[0], accuracy: accuracyTensor.dataSync()[0], gradientNorm}
     tf.dispose([lossTensor, accuracyTensor])
     return result
+  }
+
+  /** The same update, gradients from the workers. */
+  private async applyPooledBatch(pool: GradientWorkerPool, batch: Batch): Promise<StepResult> {
+    const {gradients, loss, accuracy} = await pool.gradients(weightArraysOf(this.weights), batch)
+    const clipNorm = this.config.clipNorm
+    const gradientNorm = clipNorm === null ? undefined : clipArraysByGlobalNorm(WEIGHT_NAMES.map((name) => gradients[name]), clipNorm)
+    const shapes = weightShapes(this.config.hidden)
+    tf.tidy(() => this.applyGradients(WEIGHT_NAMES.map((name) => tf.tensor(gradients[name], shapes[name])), false))
+    return {loss, accuracy, gradientNorm}
+  }
+
+  /** Clips (if configured and asked) and applies gradients given in WEIGHT_NAMES order; returns their norm when clipping. Call inside tf.tidy. */
+  private applyGradients(gradients: tf.Tensor[], clip = true): number | undefined {
+    let applied = gradients
+    let gradientNorm: number | undefined
+    if (clip && this.config.clipNorm !== null) {
+      const {clipped, globalNorm} = clipByGlobalNorm(gradients, this.config.clipNorm)
+      applied = clipped
+      gradientNorm = globalNorm
+    }
+    // In the weights' fixed order, which is also the order of the optimizer's stored slots.
+    this.optimizer.applyGradients(WEIGHT_NAMES.map((name, index) => ({name: this.weights[name].name, tensor: applied[index]})))
+    return gradientNorm
   }
 
   /** Loss and accuracy on the validation split with the current weights (scored once per step). */
@@ -209,7 +254,10 @@ export class Trainer extends TrainingEvents {
     }
   }
 
+  /** Frees the weights and the optimizer, and ends the gradient workers. */
   dispose(): void {
+    void this.pool?.close()
+    this.pool = undefined
     this.optimizer.dispose()
     disposeClassifierWeights(this.weights)
   }

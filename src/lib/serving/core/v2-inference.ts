@@ -112,11 +112,15 @@ export function v2ModelMetadata(core: ServingCore, modelName: string, versionTex
   return {name: metadata.modelName, versions, platform: V2_PLATFORM, ...signatureTensors(servingSignature(metadata.signatures, modelName))}
 }
 
-/** Whether the model (or that version of it) answers requests; NOT_FOUND for an unknown model or version. */
+/**
+ * Whether the model (or that version of it) answers requests: AVAILABLE, and the server ready
+ * (ServingCore.isReady: false once a graceful shutdown began, as /readyz and ServerReady say).
+ * NOT_FOUND for an unknown model or version.
+ */
 export function v2ModelReady(core: ServingCore, modelName: string, versionText?: string): boolean {
   const version = v2Version(modelName, versionText)
   const statuses = core.status(modelName, version)
-  return availableVersions(statuses).length > 0
+  return availableVersions(statuses).length > 0 && core.isReady()
 }
 
 // ---- inference ----------------------------------------------------------------------------

@@ -82,7 +82,9 @@ async function answer(route: V2Route, request: IncomingMessage, path: string, op
     case 'v2_model_ready': {
       const ready = v2ModelReady(options.core, route.modelName, route.version)
       const which = route.version === undefined ? route.modelName : `version ${route.version} of ${route.modelName}`
-      return readiness(ready, {name: route.modelName}, `${which} is not available`)
+      const available = options.core.status(route.modelName).some((status) => status.state === 'AVAILABLE')
+      const shuttingDown = available && !options.core.isReady()
+      return readiness(ready, {name: route.modelName}, shuttingDown ? 'shutting down' : `${which} is not available`)
     }
   }
 }

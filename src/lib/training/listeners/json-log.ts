@@ -11,11 +11,12 @@ import {LogEntry} from '../log-file.js'
 export function attachLogEntries(events: TrainingEvents, sink: (entry: LogEntry) => void): void {
   const record = <E extends TrainingEventName>(event: E, name: LogEntry['event'], pick: (payload: TrainingEventMap[E]) => object) =>
     events.on(event, (payload) => sink({event: name, ...pick(payload), time: new Date().toISOString()} as LogEntry))
-  record('trainBegin', 'begin', ({config, startStep, targetSteps, batchesPerEpoch, resumedFrom}) => ({
+  record('trainBegin', 'begin', ({config, startStep, targetSteps, batchesPerEpoch, resumedFrom, workers}) => ({
     startStep,
     targetSteps,
     batchesPerEpoch,
     resumedFrom,
+    workers,
     config,
   }))
   record('stepEnd', 'step', ({targetSteps: _target, ...step}) => step)
@@ -27,7 +28,7 @@ export function attachLogEntries(events: TrainingEvents, sink: (entry: LogEntry)
 /**
  * `--log-file`: one JSON object per line and per event, appended (a resumed run continues the
  * same file), e.g. {"event":"step","step":200,"epoch":1,"loss":0.51,"accuracy":0.84,
- * "learningRate":0.001,"examplesPerSecond":850,"wallTime":31.2,"time":"2026-…"}.
+ * "learningRate":0.001,"examplesPerSecond":850,"wallTime":31.2,"workers":2,"gradientNorm":0.9,"time":"2026-…"}.
  * Each line is appended synchronously, so every line written survives a crash.
  */
 export class JsonLinesLog {

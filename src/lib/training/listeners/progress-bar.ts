@@ -6,10 +6,12 @@ import {describeRun, formatAccuracy, formatLoss, validationLine} from './plain-l
 
 const BAR_FORMAT =
   `${chalk.cyan('{bar}')} {percentage}% | epoch {epoch}/{epochs} | step {value}/{total} | ` +
-  `loss ${chalk.yellow('{loss}')} | acc ${chalk.green('{accuracy}')} | {speed} ex/s | ETA {eta_formatted}`
+  `loss ${chalk.yellow('{loss}')} | acc ${chalk.green('{accuracy}')} | {speed} ex/s on {workers} | ETA {eta_formatted}`
 const REDRAWS_PER_SECOND = 5
 /** Steps over which the ETA's speed is averaged. */
 const ETA_WINDOW_STEPS = 50
+/** Weight of the newest step in the displayed examples/s (an exponential moving average of time per example). */
+const SPEED_SMOOTHING = 0.1
 
 /**
  * The TTY display: one colour progress bar over the whole run (on stderr), with validation
@@ -23,10 +25,14 @@ export function attachProgressBar(events: TrainingEvents, options: {checkpointDi
   )
   let bar: cliProgress.SingleBar | undefined
   let epochs = 0
+  let workers = '1 thread'
+  let secondsPerExample: number | undefined
   const log = (line: string) => multibar.log(`${line}\n`)
 
   events.on('trainBegin', (event) => {
     epochs = Math.ceil(event.targetSteps / event.batchesPerEpoch)
+    const count = event.workers ?? 1
+    workers = count === 1 ? '1 thread' : `${count} workers`
     log(chalk.bold(describeRun(event, options.checkpointDir)))
     bar = multibar.create(event.targetSteps, event.startStep, {
       epoch: Math.floor(event.startStep / event.batchesPerEpoch) + 1,
@@ -34,10 +40,14 @@ export function attachProgressBar(events: TrainingEvents, options: {checkpointDi
       loss: '-',
       accuracy: '-',
       speed: '-',
+      workers,
     })
   })
   events.on('stepEnd', ({step, epoch, loss, accuracy, examplesPerSecond}) => {
-    bar?.update(step, {epoch, epochs, loss: formatLoss(loss), accuracy: formatAccuracy(accuracy), speed: Math.round(examplesPerSecond)})
+    const latest = 1 / examplesPerSecond
+    secondsPerExample = secondsPerExample === undefined ? latest : secondsPerExample + SPEED_SMOOTHING * (latest - secondsPerExample)
+    const speed = Math.round(1 / secondsPerExample)
+    bar?.update(step, {epoch, epochs, loss: formatLoss(loss), accuracy: formatAccuracy(accuracy), speed, workers})
   })
   events.on('epochEnd', ({epoch, validationLoss, validationAccuracy}) => log(chalk.green(validationLine(epoch, validationLoss, validationAccuracy))))
   events.on('checkpointSaved', ({path}) => log(chalk.dim(`Saved checkpoint ${path}`)))
