@@ -73,6 +73,7 @@ describe('file modes and permissions', () => {
       '.': expected.folder,
       '1': expected.folder,
       '1/model.json': expected.file,
+      '1/model.onnx': expected.file,
       '1/signature.json': expected.file,
       '1/weights.bin': expected.file,
     })

@@ -155,7 +155,7 @@ describe('GET / : the drawing page for browsers, the Flask contract for everyone
   })
 
   it('tells the page the model name and the engine, and hands out MNIST test images with their labels', async () => {
-    expect(await (await get(withPage, '/ui/api/info')).json()).toEqual({model: 'mnist', engine: 'TensorFlow.js, wasm backend'})
+    expect(await (await get(withPage, '/ui/api/info')).json()).toEqual({model: 'mnist', engine: 'ONNX Runtime, 1 intra-op thread'})
 
     const test = loadMnistSplit('test', undefined, TEST_IMAGE_INDEX + 1)
     const chosen = (await (await get(withPage, `/ui/api/test-image?index=${TEST_IMAGE_INDEX}`)).json()) as {index: number; label: number; pixels: number[]}

@@ -129,7 +129,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
     bodyLimitBytes: parseByteSize(options.bodyLimit),
     bodyLimitText: options.bodyLimit,
     log,
-    drawingPage: options.ui ? {modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op threads` : `TensorFlow.js, ${backend} backend`)} : undefined,
+    drawingPage: options.ui ? {modelDir, engine: () => (engine.engine === 'onnxruntime' ? `ONNX Runtime, ${onnxThreads} intra-op thread${onnxThreads === 1 ? '' : 's'}` : `TensorFlow.js, ${backend} backend`)} : undefined,
   })
   const server = createServer()
   const httpDrain = new HttpDrain(server, listener)
