@@ -54,7 +54,7 @@ beforeAll(async () => {
   const exported = await runCliAsync(['export', '--checkpoint-dir', checkpoints, '--export-dir', modelDir, '--limit', '500', '--backend', 'wasm'])
   expect(exported.status, exported.stderr).toBe(0)
 
-  server = startCli(['serve', '--port', '0', '--model-dir', modelDir, '--workers', '1', '--poll-seconds', '0.5', '--backend', 'wasm'])
+  server = startCli(['serve', '--port', '0', '--model-dir', modelDir, '--workers', '1', '--poll-seconds', '0.5', '--engine', 'tfjs', '--backend', 'wasm'])
   const listening = waitForLine(server, /Listening on (http:\/\/127\.0\.0\.1:\d+)/)
   url = (await listening.line)[1]
   banner = listening.output
