@@ -12,9 +12,6 @@ export default mergeConfig(
     test: {
       exclude: END_TO_END_TESTS,
       setupFiles: ['test/helpers/unit-tier-guard.ts'],
-      // Nothing here serves or trains for long: two files at a time keep both cores busy.
-      fileParallelism: true,
-      maxWorkers: 2,
     },
   }),
 )
