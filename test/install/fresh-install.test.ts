@@ -12,7 +12,7 @@ import {REPO_ROOT, makeTempDir} from '../helpers/cli.js'
  * api.nuget.org on linux/x64 (fatal without internet) unless the project's .npmrc says
  * `onnxruntime-node-install=skip`. npm 10 runs dependency install scripts by default; npm 11.19+
  * skips those not approved in package.json's allowScripts unless --dangerously-allow-all-scripts.
- * Each install takes one to several minutes (registry round trips; the npm cache helps).
+ * Each install and its library tests take one to several minutes (registry round trips; the npm cache helps).
  */
 const ENABLED = process.env.MNIST_RNN_INSTALL_TESTS === '1'
 const INSTALL_TIMEOUT_MS = 15 * 60_000
@@ -52,7 +52,7 @@ describe.skipIf(!ENABLED)('a fresh clone installs without onnxruntime-node downl
 
   for (const [index, install] of INSTALLS.entries()) {
     it(
-      `${install.name}: npm ci succeeds, ORT's postinstall ${install.scriptsRun ? 'runs and skips its CUDA download' : 'does not run'}, ONNX Runtime runs model.onnx`,
+      `${install.name}: npm ci succeeds, ORT's postinstall ${install.scriptsRun ? 'runs and skips its CUDA download' : 'does not run'}, the library tests pass (ONNX Runtime runs model.onnx)`,
       async () => {
         const clone = join(temp.dir, `clone-${index}`)
         expect((await run('git', ['clone', '--quiet', REPO_ROOT, clone], temp.dir)).status).toBe(0)
@@ -62,10 +62,12 @@ describe.skipIf(!ENABLED)('a fresh clone installs without onnxruntime-node downl
         if (install.scriptsRun) expect(postinstall?.[1], 'onnxruntime-node postinstall exit code').toBe('0')
         else expect(postinstall).toBeNull()
         expect(existsSync(join(clone, ORT_CUDA_PROVIDER))).toBe(false)
-        // The prepare script built dist/, and ONNX Runtime loads and reproduces the fast LSTM.
+        // The prepare script built dist/, and the clone passes the library tests, among them ONNX
+        // Runtime loading model.onnx and reproducing the fast LSTM.
         expect(existsSync(join(clone, 'dist', 'commands', 'serve.js'))).toBe(true)
-        const tests = await run(process.execPath, [join('node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/export/onnx-model.test.ts'], clone)
+        const tests = await run('npm', ['run', 'test:unit'], clone)
         expect(tests.status, tests.output.slice(-3000)).toBe(0)
+        expect(tests.output.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/✓ test\/export\/onnx-model\.test\.ts/)
       },
       INSTALL_TIMEOUT_MS,
     )
