@@ -3,8 +3,8 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errorMessage} from '../core/errors.js'
-import {LSTM_LAYER_NAME, OUTPUT_LAYER_NAME} from '../model/keras.js'
-import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, WeightName, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
+import {KERAS_WEIGHT_PATHS} from '../model/keras.js'
+import {ClassifierWeights, WEIGHT_NAMES, WeightArrays, classifierWeightsFromArrays, weightShapes} from '../model/weights.js'
 import {IMAGE_COLS} from '../core/image.js'
 import {cannotReadError, checkFolderReadable, isPermissionError, sha256Hex} from '../core/files.js'
 import {
@@ -29,14 +29,6 @@ import {
 } from './format.js'
 import {onnxModelProblem} from './onnx/classifier-model.js'
 
-/** Where each classifier weight lives in the Keras Layers model's weights manifest. */
-export const LAYERS_WEIGHT_NAMES: Record<WeightName, string> = {
-  kernel: `${LSTM_LAYER_NAME}/kernel`,
-  recurrentKernel: `${LSTM_LAYER_NAME}/recurrent_kernel`,
-  bias: `${LSTM_LAYER_NAME}/bias`,
-  denseKernel: `${OUTPUT_LAYER_NAME}/kernel`,
-  denseBias: `${OUTPUT_LAYER_NAME}/bias`,
-}
 
 const FLOAT32_BYTES = 4
 
@@ -170,8 +162,8 @@ function decodeClassifierWeights(
   }
   const weightArrays = {} as WeightArrays
   for (const name of WEIGHT_NAMES) {
-    const values = byName.get(LAYERS_WEIGHT_NAMES[name])
-    if (!values) fail(`${MODEL_JSON_FILE} has no weight ${LAYERS_WEIGHT_NAMES[name]}`)
+    const values = byName.get(KERAS_WEIGHT_PATHS[name])
+    if (!values) fail(`${MODEL_JSON_FILE} has no weight ${KERAS_WEIGHT_PATHS[name]}`)
     weightArrays[name] = values
   }
   const lstmWidth = weightArrays.bias.length
@@ -183,7 +175,7 @@ function decodeClassifierWeights(
   for (const name of WEIGHT_NAMES) {
     const expected = shapes[name].reduce((a, b) => a * b, 1)
     if (weightArrays[name].length !== expected) {
-      fail(`weight ${LAYERS_WEIGHT_NAMES[name]} has ${weightArrays[name].length} values, expected ${expected} for ${hidden} hidden units`)
+      fail(`weight ${KERAS_WEIGHT_PATHS[name]} has ${weightArrays[name].length} values, expected ${expected} for ${hidden} hidden units`)
     }
   }
   return {weightArrays, hidden}

@@ -1,11 +1,20 @@
 import * as tf from '@tensorflow/tfjs'
 
-import {ClassifierWeights, hiddenUnitsOf} from './weights.js'
+import {ClassifierWeights, WeightName, hiddenUnitsOf} from './weights.js'
 import {IMAGE_COLS, IMAGE_ROWS, NUM_CLASSES} from '../core/image.js'
 
 export const INPUT_LAYER_NAME = 'x_input'
 export const LSTM_LAYER_NAME = 'lstm'
 export const OUTPUT_LAYER_NAME = 'y_output'
+
+/** Each classifier weight's Keras path (layer/weight): its name in an export's weights manifest. */
+export const KERAS_WEIGHT_PATHS: Record<WeightName, string> = {
+  kernel: `${LSTM_LAYER_NAME}/kernel`,
+  recurrentKernel: `${LSTM_LAYER_NAME}/recurrent_kernel`,
+  bias: `${LSTM_LAYER_NAME}/bias`,
+  denseKernel: `${OUTPUT_LAYER_NAME}/kernel`,
+  denseBias: `${OUTPUT_LAYER_NAME}/bias`,
+}
 
 /**
  * The classifier as stock Keras layers: what an export is saved as, so that stock

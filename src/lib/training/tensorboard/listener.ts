@@ -2,7 +2,7 @@ import {existsSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError} from '../../core/errors.js'
-import {LSTM_LAYER_NAME, OUTPUT_LAYER_NAME} from '../../model/keras.js'
+import {KERAS_WEIGHT_PATHS} from '../../model/keras.js'
 import {WEIGHT_NAMES, WeightName, weightArraysOf} from '../../model/weights.js'
 import {EpochEndEvent, TrainingEvents} from '../events.js'
 import {Misclassified} from '../metrics.js'
@@ -25,14 +25,6 @@ export const TAGS = {
   misclassifiedDigits: 'misclassified_digits',
 } as const
 
-/** Each weight's Keras path (layer/weight), the prefix of its histogram's tag. */
-const KERAS_WEIGHT_PATHS: Record<WeightName, string> = {
-  kernel: `${LSTM_LAYER_NAME}/kernel`,
-  recurrentKernel: `${LSTM_LAYER_NAME}/recurrent_kernel`,
-  bias: `${LSTM_LAYER_NAME}/bias`,
-  denseKernel: `${OUTPUT_LAYER_NAME}/kernel`,
-  denseBias: `${OUTPUT_LAYER_NAME}/bias`,
-}
 
 export function histogramTag(weight: WeightName): string {
   return `${KERAS_WEIGHT_PATHS[weight]}/histogram`
