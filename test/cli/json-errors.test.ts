@@ -14,6 +14,8 @@ const FAILURES: Array<{name: string; args: string[]; status: number; error: stri
   {name: 'train with a value no run can use', args: ['train', '--steps', '0', '--checkpoint-dir', join(temp.dir, 'ckpt')], status: 1, error: '--steps must be a whole number ≥ 1, got 0'},
   {name: 'eval with an unknown flag', args: ['eval', '--checkpoint-dir', missing, '--bogus'], status: 2, error: 'Nonexistent flag: --bogus'},
   {name: 'eval with a value outside a flag’s choices', args: ['eval', '--backend', 'nope'], status: 2, error: 'Expected --backend=nope to be one of: auto, tensorflow, wasm, cpu'},
+  {name: 'serve with a port that is not a number', args: ['serve', '--port', 'abc'], status: 2, error: '--port: Expected an integer but received: abc'},
+  {name: 'eval with two flags that exclude each other', args: ['eval', '--model', 'a', '--checkpoint', 'b'], status: 2, error: '--model=a cannot also be provided when using --checkpoint'},
 ]
 
 describe('--json on a failing command: one JSON object naming the error, and a non-zero exit', () => {
@@ -24,11 +26,11 @@ describe('--json on a failing command: one JSON object naming the error, and a n
     expect(result.stderr).not.toMatch(/\bat .+\.js:\d+/)
   })
 
-  it('a flag error exits with the same code without --json', async () => {
+  it('a flag error exits with the same code without --json, in one line that points to --help', async () => {
     for (const {args, status, error} of FAILURES.filter((failure) => failure.status === 2)) {
       const result = await runCliAsync(args)
       expect(result.status).toBe(status)
-      expect(result.stderr).toContain(error)
+      expect(result.stderr.trimEnd().split('\n'), result.stderr).toEqual([`Error: ${error} (mnist-rnn ${args[0]} --help lists the flags)`])
     }
   })
 })

@@ -42,13 +42,39 @@ export abstract class MnistCommand extends Command {
       this.logToStderr(`Error: ${error.message}`)
       return undefined
     }
+    const flagError = error.oclif?.exit === FLAG_ERROR_EXIT_CODE
+    // The flags were parsed, and failed: without this, oclif warns under NODE_ENV=development|test
+    // that the command never called this.parse.
+    if (flagError) this.parsed = true
     if (this.jsonEnabled()) {
       // oclif would print its whole error object (a flag error carries the parser's state and
       // config): with --json, every failure is one {"error": "…"} object, as for a UserError.
       process.exitCode = error.oclif?.exit ?? error.exitCode ?? 1
-      this.logJson({error: error.message.split('\n')[0]})
+      this.logJson({error: flagError ? flagErrorLine(error.message) : error.message.split('\n')[0]})
+      return undefined
+    }
+    if (flagError) {
+      process.exitCode = FLAG_ERROR_EXIT_CODE
+      this.logToStderr(`Error: ${flagErrorLine(error.message)} (${this.config.bin} ${this.id} --help lists the flags)`)
       return undefined
     }
     return super.catch(error)
   }
+}
+
+/** The exit code oclif gives a flag it cannot parse. */
+const FLAG_ERROR_EXIT_CODE = 2
+const OCLIF_PREAMBLES = new Set(['The following error occurred:', 'The following errors occurred:', 'See more help with --help'])
+
+/**
+ * oclif's flag error as one line: "Parsing --port\n\tExpected an integer but received: abc" becomes
+ * "--port: Expected an integer but received: abc"; several errors are joined with "; ".
+ */
+export function flagErrorLine(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !OCLIF_PREAMBLES.has(line))
+  const parsing = /^Parsing (--\S+)$/.exec(lines[0] ?? '')
+  return parsing ? `${parsing[1]}: ${lines.slice(1).join(' ')}` : lines.join('; ')
 }
