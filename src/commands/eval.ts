@@ -5,7 +5,7 @@ import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/bas
 import {DEFAULT_EVAL_BATCH_SIZE} from '../lib/evaluation/evaluator.js'
 import {ENGINE_CHOICES, EngineChoice} from '../lib/export/engines/engine.js'
 import {EvaluationReport, formatEvaluationReport} from '../lib/evaluation/report.js'
-import {evaluateOnTestSet} from '../lib/jobs/evaluate.js'
+import {checkEvalOptions, evaluateOnTestSet} from '../lib/jobs/evaluate.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
 
 export default class Eval extends MnistCommand {
@@ -40,22 +40,22 @@ per-class precision/recall/F1, the most confused digit pairs, and optionally a P
 
   async run(): Promise<EvaluationReport> {
     const {flags} = await this.parse(Eval)
+    const options = {
+      checkpointDir: flags['checkpoint-dir'],
+      checkpoint: flags.checkpoint,
+      model: flags.model,
+      dataDir: flags['data-dir'],
+      limit: flags.limit,
+      batchSize: flags['batch-size'],
+      errorsPng: flags['errors-png'],
+      engine: flags.engine as EngineChoice,
+      onnxThreads: flags['onnx-threads'],
+      toolkitVersion: this.config.version,
+    }
+    checkEvalOptions(options)
     const backend = await this.useBackend(flags.backend)
     const report = await withProgressBar(!this.jsonEnabled(), 'Evaluating [{bar}] {value}/{total} images', (onProgress) =>
-      evaluateOnTestSet({
-        checkpointDir: flags['checkpoint-dir'],
-        checkpoint: flags.checkpoint,
-        model: flags.model,
-        dataDir: flags['data-dir'],
-        limit: flags.limit,
-        batchSize: flags['batch-size'],
-        errorsPng: flags['errors-png'],
-        backend,
-        engine: flags.engine as EngineChoice,
-        onnxThreads: flags['onnx-threads'],
-        toolkitVersion: this.config.version,
-        onProgress,
-      }),
+      evaluateOnTestSet({...options, backend, onProgress}),
     )
     for (const line of formatEvaluationReport(report, {colour: Boolean(process.stdout.isTTY)})) this.log(line)
     return report

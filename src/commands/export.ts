@@ -5,7 +5,7 @@ import {DEFAULT_EXPORT_DIR} from '../lib/export/format.js'
 import {DEFAULT_TRITON_MAX_BATCH_SIZE} from '../lib/export/triton.js'
 import {DEFAULT_MODEL_NAME} from '../lib/serving/options.js'
 import {formatExportList, formatExportResult} from '../lib/jobs/export-report.js'
-import {ExportCheckpointResult, exportCheckpoint} from '../lib/jobs/export.js'
+import {ExportCheckpointResult, checkExportOptions, exportCheckpoint} from '../lib/jobs/export.js'
 import {ExportVersionEntry, listExportVersions, unfinishedExports} from '../lib/export/versions.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
 
@@ -48,8 +48,7 @@ tf.loadLayersModel and ONNX Runtime and published atomically; optionally added t
       for (const line of formatExportList(exportDir, listing.versions, listing.unfinished)) this.log(line)
       return listing
     }
-    const backend = await this.useBackend(flags.backend)
-    const result = await exportCheckpoint({
+    const options = {
       checkpointDir: flags['checkpoint-dir'],
       checkpoint: flags.checkpoint,
       exportDir,
@@ -57,13 +56,14 @@ tf.loadLayersModel and ONNX Runtime and published atomically; optionally added t
       force: flags.force,
       dataDir: flags['data-dir'],
       limit: flags.limit,
-      backend,
       toolkitVersion: this.config.version,
       onnx: flags.onnx,
       tritonRepo: flags['triton-repo'],
       tritonModelName: flags['model-name'],
       tritonMaxBatchSize: flags['triton-max-batch-size'],
-    })
+    }
+    checkExportOptions(options)
+    const result = await exportCheckpoint({...options, backend: await this.useBackend(flags.backend)})
     for (const line of formatExportResult(result)) this.log(line)
     return result
   }

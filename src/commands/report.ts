@@ -1,11 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {MnistCommand, backendFlag, dataDirFlag} from '../lib/cli/base-command.js'
+import {MnistCommand, backendFlag, dataDirFlag, numberFlag} from '../lib/cli/base-command.js'
 import {DEFAULT_EVAL_BATCH_SIZE} from '../lib/evaluation/evaluator.js'
-import {DEFAULT_REPORT_FILE, ReportResult, writeReport} from '../lib/jobs/report.js'
+import {DEFAULT_REPORT_FILE, ReportResult, checkReportOptions, writeReport} from '../lib/jobs/report.js'
 import {DEFAULT_CHECKPOINT_DIR} from '../lib/training/config.js'
-
-const wholeNumber = Flags.custom<number>({parse: async (input) => Number(input), helpValue: 'N'})
 
 export default class Report extends MnistCommand {
   static description = `Write one self-contained HTML report (opens offline, nothing fetched): loss, accuracy and learning-rate
@@ -25,25 +23,25 @@ misclassified digits, and an exported version's signature and file hashes`
     'checkpoint-dir': Flags.string({description: `evaluate the latest checkpoint in DIR (with --checkpoint: where it is; default ${DEFAULT_CHECKPOINT_DIR})`, helpValue: 'DIR'}),
     out: Flags.string({char: 'o', description: 'the HTML file to write', default: DEFAULT_REPORT_FILE, helpValue: 'FILE'}),
     'data-dir': dataDirFlag,
-    limit: wholeNumber({description: 'evaluate on the first N test images only (default: all 10,000)'}),
-    'batch-size': wholeNumber({description: 'images per inference batch', default: DEFAULT_EVAL_BATCH_SIZE}),
+    limit: numberFlag({description: 'evaluate on the first N test images only (default: all 10,000)'}),
+    'batch-size': numberFlag({description: 'images per inference batch', default: DEFAULT_EVAL_BATCH_SIZE}),
     backend: backendFlag,
   }
 
   async run(): Promise<ReportResult> {
     const {flags} = await this.parse(Report)
     const evaluate = flags.model !== undefined || flags.checkpoint !== undefined || flags['checkpoint-dir'] !== undefined
-    const backend = await this.useBackend(flags.backend)
-    const result = await writeReport({
+    const options = {
       out: flags.out,
       logFile: flags['log-file'],
       source: evaluate ? {model: flags.model, checkpoint: flags.checkpoint, checkpointDir: flags['checkpoint-dir'] ?? DEFAULT_CHECKPOINT_DIR} : undefined,
       dataDir: flags['data-dir'],
       limit: flags.limit,
       batchSize: flags['batch-size'],
-      backend,
       toolkitVersion: this.config.version,
-    })
+    }
+    checkReportOptions(options)
+    const result = await writeReport({...options, backend: await this.useBackend(flags.backend)})
     const what = [
       result.steps > 0 ? `${result.steps} steps, ${result.epochs} epochs` : '',
       result.evaluated ? `test accuracy ${result.evaluated.accuracy.toFixed(4)} on ${result.evaluated.images} images` : '',

@@ -29,13 +29,18 @@ export interface EvalOptions extends ModelSource {
   onProgress?: (done: number, total: number) => void
 }
 
-/** `mnist-rnn eval`: scores a checkpoint or an exported model on the test set, streaming it in batches. */
-export async function evaluateOnTestSet(options: EvalOptions): Promise<EvaluationReport> {
+/** Refuses values no evaluation can use (a UserError naming the flag), before any work. */
+export function checkEvalOptions(options: Pick<EvalOptions, 'limit' | 'batchSize' | 'model' | 'checkpoint' | 'onnxThreads'>): void {
   requireInteger(options.limit, '--limit', 1)
   requireInteger(options.batchSize, '--batch-size', 1)
   if (options.model !== undefined && options.checkpoint !== undefined) throw new UserError('give --model or --checkpoint, not both')
-  const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE
   requireInteger(options.onnxThreads, '--onnx-threads', 1)
+}
+
+/** `mnist-rnn eval`: scores a checkpoint or an exported model on the test set, streaming it in batches. */
+export async function evaluateOnTestSet(options: EvalOptions): Promise<EvaluationReport> {
+  checkEvalOptions(options)
+  const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE
   const {weights, onnxModel, model} = await loadModelForEvaluation(options)
   try {
     const engine = await selectEvaluationEngine(options.engine ?? 'auto', model, onnxModel !== undefined)

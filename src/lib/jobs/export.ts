@@ -42,14 +42,19 @@ export interface ExportCheckpointResult extends ExportResult {
   triton?: TritonResult
 }
 
+/** Refuses values no export can use (a UserError naming the flag), before any work. */
+export function checkExportOptions(options: Pick<ExportCheckpointOptions, 'version' | 'limit' | 'tritonMaxBatchSize'>): void {
+  requireInteger(options.version, '--version', 1)
+  requireInteger(options.limit, '--limit', 1)
+  requireInteger(options.tritonMaxBatchSize, '--triton-max-batch-size', 1)
+}
+
 /**
  * `mnist-rnn export`: scores a checkpoint on the test set, then writes it as an export version
  * (verified against stock tf.loadLayersModel and published atomically; see writeExport).
  */
 export async function exportCheckpoint(options: ExportCheckpointOptions): Promise<ExportCheckpointResult> {
-  requireInteger(options.version, '--version', 1)
-  requireInteger(options.limit, '--limit', 1)
-  requireInteger(options.tritonMaxBatchSize, '--triton-max-batch-size', 1)
+  checkExportOptions(options)
   const onnx = options.onnx ?? true
   if (options.version !== undefined) checkVersionAvailable(options.exportDir, options.version, options.force)
   // Refuse before minutes of scoring, not after.

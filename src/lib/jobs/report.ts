@@ -82,13 +82,18 @@ function summarize(path: string, bytes: number, history: TrainingHistory | undef
   }
 }
 
-/** `mnist-rnn report`: the HTML report of a training log and/or a model scored on the test set. */
-export async function writeReport(options: ReportOptions): Promise<ReportResult> {
+/** Refuses values no report can use (a UserError naming the flag), before any work. */
+export function checkReportOptions(options: Pick<ReportOptions, 'limit' | 'batchSize' | 'logFile' | 'source'>): void {
   requireInteger(options.limit, '--limit', 1)
   requireInteger(options.batchSize, '--batch-size', 1)
   if (options.logFile === undefined && options.source === undefined) {
     throw new UserError('give --log-file, a model (--model, --checkpoint or --checkpoint-dir), or both')
   }
+}
+
+/** `mnist-rnn report`: the HTML report of a training log and/or a model scored on the test set. */
+export async function writeReport(options: ReportOptions): Promise<ReportResult> {
+  checkReportOptions(options)
   const history = options.logFile === undefined ? undefined : readTrainingLog(options.logFile)
   let evaluation: ReportEvaluation | undefined
   let exported: ReportExport | undefined
