@@ -99,6 +99,9 @@ describe.each<EngineName>(['onnxruntime', 'tfjs'])('serving on the %s engine', (
     const flask = await post(server.url, '/', {data: imageFlat(images, 3)})
     expect((flask.json.y as number[][])[0].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5)
     expect(await metricsText(server.url)).toMatch(new RegExp(`^mnist_serving_engine_info\\{engine="${engine}",reason="[^"]+",backend="${engine === 'tfjs' ? 'wasm' : 'none'}",workers="2",intra_op_threads="${engine === 'tfjs' ? 'none' : '1'}"\\} 1$`, 'm'))
+    // The Open Inference Protocol's model metadata names the format that runs, as Triton names it.
+    const metadata = (await (await fetch(`${server.url}/v2/models/mnist`)).json()) as {platform: string}
+    expect(metadata.platform).toBe(engine === 'onnxruntime' ? 'onnxruntime_onnx' : 'tensorflowjs_layers')
   })
 
   it('merges concurrent requests into shared forward passes, each caller getting its own answer', async () => {

@@ -108,7 +108,7 @@ describe('V2 gRPC: health and metadata', () => {
     expect(await call('ModelMetadata', {name: 'mnist', version: String(VERSION)})).toEqual({
       name: 'mnist',
       versions: [String(VERSION)],
-      platform: 'tensorflowjs_layers',
+      platform: server.engine.engine === 'onnxruntime' ? 'onnxruntime_onnx' : 'tensorflowjs_layers',
       inputs: [{name: 'x_input', datatype: 'FP32', shape: ['-1', '28', '28']}],
       outputs: [
         {name: 'y_output', datatype: 'FP32', shape: ['-1', '10']},

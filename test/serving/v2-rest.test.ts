@@ -155,7 +155,7 @@ describe('V2 REST: health and metadata', () => {
     const metadata = {
       name: 'mnist',
       versions: [String(VERSION)],
-      platform: 'tensorflowjs_layers',
+      platform: server.engine.engine === 'onnxruntime' ? 'onnxruntime_onnx' : 'tensorflowjs_layers',
       inputs: [{name: 'x_input', datatype: 'FP32', shape: [-1, 28, 28]}],
       outputs: [
         {name: 'y_output', datatype: 'FP32', shape: [-1, 10]},

@@ -109,4 +109,6 @@ export interface ServingCore {
    * graceful shutdown has begun. (Liveness is the process answering at all.)
    */
   isReady(): boolean
+  /** The V2 metadata's platform: the format of what runs (default V2_PLATFORM, the TF.js Layers model). */
+  readonly platform?: string
 }

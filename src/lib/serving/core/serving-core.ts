@@ -31,6 +31,7 @@ export class BatchingServingCore implements ServingCore {
   constructor(
     private readonly manager: ModelManager,
     private readonly batcher: Batcher,
+    readonly platform?: string,
   ) {}
 
   async predict(request: PredictRequest): Promise<PredictResult> {

@@ -18,10 +18,12 @@ export const V2_SERVER_NAME = 'mnist-rnn'
 /** Triton's names for the two extensions served: binary tensors over REST, top-k classification. */
 export const V2_EXTENSIONS = ['binary_tensor_data', 'classification']
 /**
- * "<project>_<format>": the exported model is a TF.js Layers model (model.json + weights.bin).
- * The specification's list names no TF.js platform; it says the field is information only.
+ * "<runtime>_<format>", as Triton names its platforms: the TF.js Layers model (model.json +
+ * weights.bin) on the tfjs engine, for which the specification's list names no platform (it says
+ * the field is information only), and Triton's own name for model.onnx on ONNX Runtime.
  */
 export const V2_PLATFORM = 'tensorflowjs_layers'
+export const V2_ONNX_PLATFORM = 'onnxruntime_onnx'
 export const FP32 = 'FP32'
 export const BYTES = 'BYTES'
 export const FP32_BYTE_SIZE = 4
@@ -109,7 +111,7 @@ function signatureTensors(signature: SignatureDef): {inputs: V2TensorMetadata[];
 export function v2ModelMetadata(core: ServingCore, modelName: string, versionText?: string): V2ModelMetadata {
   const metadata = core.metadata(modelName, v2Version(modelName, versionText))
   const versions = availableVersions(core.status(modelName)).map(String)
-  return {name: metadata.modelName, versions, platform: V2_PLATFORM, ...signatureTensors(servingSignature(metadata.signatures, modelName))}
+  return {name: metadata.modelName, versions, platform: core.platform ?? V2_PLATFORM, ...signatureTensors(servingSignature(metadata.signatures, modelName))}
 }
 
 /**
