@@ -14,7 +14,8 @@ import {createRestListener} from './rest/app.js'
 import {DEFAULT_ONNX_THREADS, ServeOptions, checkServeOptions, defaultWorkers, parseByteSize, versionPolicyOf} from './options.js'
 import {readModelConfigFile} from './core/model-config.js'
 import {BatchingServingCore} from './core/serving-core.js'
-import {V2_ONNX_PLATFORM, V2_PLATFORM} from './core/v2-inference.js'
+import {V2_PLATFORM} from './core/v2-inference.js'
+import {TRITON_PLATFORM} from '../export/triton.js'
 import {FrontendStarter, ServingFrontend} from './core/frontend.js'
 import {HttpDrain} from './shutdown.js'
 import {ServingCore, ServingLog, VersionPolicy} from './api.js'
@@ -121,7 +122,7 @@ export async function startServer(options: ServeOptions, log: ServingLog, fronte
   )
   metrics.watch({queueDepth: () => batcher.queuedRequests, numTensors: () => pool.numTensors})
   metrics.setEngine({...engine, backend, workers, onnxThreads})
-  const core = new BatchingServingCore(manager, batcher, engine.engine === 'onnxruntime' ? V2_ONNX_PLATFORM : V2_PLATFORM)
+  const core = new BatchingServingCore(manager, batcher, engine.engine === 'onnxruntime' ? TRITON_PLATFORM : V2_PLATFORM)
 
   const listener = createRestListener({
     core,

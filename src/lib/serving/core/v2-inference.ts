@@ -18,12 +18,12 @@ export const V2_SERVER_NAME = 'mnist-rnn'
 /** Triton's names for the two extensions served: binary tensors over REST, top-k classification. */
 export const V2_EXTENSIONS = ['binary_tensor_data', 'classification']
 /**
- * "<runtime>_<format>", as Triton names its platforms: the TF.js Layers model (model.json +
- * weights.bin) on the tfjs engine, for which the specification's list names no platform (it says
- * the field is information only), and Triton's own name for model.onnx on ONNX Runtime.
+ * The platform of the TF.js Layers model (model.json + weights.bin) on the tfjs engine, named
+ * "<runtime>_<format>" as Triton names its platforms: the specification's list has no TF.js
+ * platform and says the field is information only. model.onnx on ONNX Runtime is Triton's own
+ * onnxruntime_onnx (TRITON_PLATFORM).
  */
 export const V2_PLATFORM = 'tensorflowjs_layers'
-export const V2_ONNX_PLATFORM = 'onnxruntime_onnx'
 export const FP32 = 'FP32'
 export const BYTES = 'BYTES'
 export const FP32_BYTE_SIZE = 4
