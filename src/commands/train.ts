@@ -136,10 +136,10 @@ export default class Train extends MnistCommand {
       if (flags.tensorboard !== undefined) attachTensorBoardLog(events, flags.tensorboard)
       reporter?.attach(events)
     })
+    const signals = stopTrainingOnSignals(trainer)
     try {
-
-      const signals = stopTrainingOnSignals(trainer)
       const end = await trainer.run()
+      // From here a signal ends the process as usual (the report is written after training).
       signals.dispose()
       const summary = summarizeTraining(trainer, end, {checkpointDir, dataDir: options.dataDir})
       const signal = signals.received()
@@ -161,6 +161,7 @@ export default class Train extends MnistCommand {
       if (report) this.log(`Report: ${report.path}`)
       return {backend, ...summary, ...(report ? {report} : {})}
     } finally {
+      signals.dispose()
       trainer.dispose()
     }
   }
