@@ -70,7 +70,7 @@ const OCLIF_PREAMBLES = new Set(['The following error occurred:', 'The following
  * oclif's flag error as one line: "Parsing --port\n\tExpected an integer but received: abc" becomes
  * "--port: Expected an integer but received: abc"; several errors are joined with "; ".
  */
-export function flagErrorLine(message: string): string {
+function flagErrorLine(message: string): string {
   const lines = message
     .split('\n')
     .map((line) => line.trim())
