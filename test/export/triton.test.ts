@@ -7,7 +7,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {UserError} from '../../src/lib/core/errors.js'
 import {DEFAULT_TRITON_MAX_BATCH_SIZE, tritonConfigText, writeTritonVersion} from '../../src/lib/export/triton.js'
 import {makeTempDir} from '../helpers/cli.js'
-import {parseTextFormat} from '../helpers/pbtxt.js'
+import {parseTextFormat} from '../../src/lib/core/text-format.js'
 
 const MODEL_CONFIG_PROTO = fileURLToPath(new URL('../../proto/triton/model_config.proto', import.meta.url))
 
@@ -21,7 +21,7 @@ describe('Triton model repository', () => {
   const ModelConfig = modelConfigType()
 
   it("writes config.pbtxt that parses as Triton's ModelConfig: onnxruntime_onnx, FP32 x_input [28, 28] → y_output [10], dynamic batching", () => {
-    const config = parseTextFormat(tritonConfigText({name: 'mnist', maxBatchSize: 256}), ModelConfig)
+    const config = parseTextFormat(tritonConfigText({name: 'mnist', maxBatchSize: 256}), ModelConfig, 'config.pbtxt')
     expect(config).toEqual({
       name: 'mnist',
       platform: 'onnxruntime_onnx',
@@ -43,7 +43,7 @@ describe('Triton model repository', () => {
       ['a singular field twice', 'name: "a"\nname: "b"'],
       ['an unclosed message', 'dynamic_batching {'],
     ]
-    for (const [what, text] of wrong) expect(() => parseTextFormat(text, ModelConfig), what).toThrow()
+    for (const [what, text] of wrong) expect(() => parseTextFormat(text, ModelConfig, 'config.pbtxt'), what).toThrow()
   })
 
   it('lays out DIR/<model>/config.pbtxt and DIR/<model>/<version>/model.onnx, refusing to overwrite a version without force', () => {
@@ -52,7 +52,7 @@ describe('Triton model repository', () => {
     expect(result.configPath).toBe(join(temp.dir, 'mnist', 'config.pbtxt'))
     expect(result.modelPath).toBe(join(temp.dir, 'mnist', '3', 'model.onnx'))
     expect(readFileSync(result.modelPath).equals(onnx)).toBe(true)
-    const config = parseTextFormat(readFileSync(result.configPath, 'utf8'), ModelConfig)
+    const config = parseTextFormat(readFileSync(result.configPath, 'utf8'), ModelConfig, 'config.pbtxt')
     expect(config.max_batch_size).toBe(DEFAULT_TRITON_MAX_BATCH_SIZE)
     expect(readdirSync(join(temp.dir, 'mnist')).sort()).toEqual(['3', 'config.pbtxt'])
 
@@ -61,7 +61,7 @@ describe('Triton model repository', () => {
     expect(replaced.replaced).toBe(true)
     expect(readFileSync(replaced.modelPath, 'utf8')).toBe('new')
     writeTritonVersion({repoDir: temp.dir, modelName: 'mnist', version: 4, onnxModel: onnx, maxBatchSize: 32})
-    expect(parseTextFormat(readFileSync(result.configPath, 'utf8'), ModelConfig).max_batch_size).toBe(32)
+    expect(parseTextFormat(readFileSync(result.configPath, 'utf8'), ModelConfig, 'config.pbtxt').max_batch_size).toBe(32)
     expect(readdirSync(join(temp.dir, 'mnist')).sort()).toEqual(['3', '4', 'config.pbtxt'])
   })
 

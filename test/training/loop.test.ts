@@ -1,35 +1,19 @@
 import * as tf from '@tensorflow/tfjs'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {selectBackend} from '../../src/lib/backend.js'
 import {WEIGHT_NAMES, WeightArrays, disposeClassifierWeights} from '../../src/lib/model/weights.js'
 import {TrainingState, loadCheckpoint} from '../../src/lib/training/checkpoint.js'
 import {StepEndEvent} from '../../src/lib/training/events.js'
 import {Trainer} from '../../src/lib/training/trainer.js'
 import {OptimizerName} from '../../src/lib/training/optimizers.js'
 import {TrainingRunOptions, prepareTraining} from '../../src/lib/jobs/train.js'
+import {bytesOf, checkpointDirsPerFile} from './training-runs.js'
 
 // Small and fast: 16 batches of 64 per epoch, so runs cross epochs (validation, learning-rate decay).
 // On the main thread alone (test/training/parallel.test.ts covers the gradient workers).
 const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 64, limit: 1024, validationSize: 256, learningRate: 0.01, learningRateDecay: 0.8, workers: 1}
 
-let root: string
-let runs = 0
-
-function freshDir(): string {
-  runs += 1
-  return join(root, `run-${runs}`)
-}
-
-beforeAll(async () => {
-  await selectBackend('wasm')
-  root = mkdtempSync(join(tmpdir(), 'mnist-rnn-loop-'))
-})
-
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const freshDir = checkpointDirsPerFile('mnist-rnn-loop-')
 
 function recordSteps(trainer: Trainer): StepEndEvent[] {
   const steps: StepEndEvent[] = []
@@ -37,10 +21,6 @@ function recordSteps(trainer: Trainer): StepEndEvent[] {
     steps.push(event)
   })
   return steps
-}
-
-function bytesOf(arrays: WeightArrays): Record<string, Buffer> {
-  return Object.fromEntries(WEIGHT_NAMES.map((name) => [name, Buffer.from(arrays[name].buffer, arrays[name].byteOffset, arrays[name].byteLength)]))
 }
 
 function optimizerBytes(state: TrainingState['optimizer']): Array<[string, Buffer]> {

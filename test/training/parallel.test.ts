@@ -1,42 +1,22 @@
 import * as tf from '@tensorflow/tfjs'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {selectBackend} from '../../src/lib/backend.js'
 import {ShuffledBatches} from '../../src/lib/data/batches.js'
 import {loadMnistSplit, splitValidation} from '../../src/lib/data/mnist.js'
 import {classifierLogits, imagesTensor} from '../../src/lib/model/classifier.js'
-import {WEIGHT_NAMES, WeightArrays, createClassifierWeights, disposeClassifierWeights, weightArraysOf} from '../../src/lib/model/weights.js'
+import {WEIGHT_NAMES, createClassifierWeights, disposeClassifierWeights, weightArraysOf} from '../../src/lib/model/weights.js'
 import {TrainingRunOptions, prepareTraining} from '../../src/lib/jobs/train.js'
 import {TrainingState} from '../../src/lib/training/checkpoint.js'
 import {StepEndEvent} from '../../src/lib/training/events.js'
 import {batchAccuracy, crossEntropyLoss, oneHotLabels} from '../../src/lib/training/metrics.js'
 import {createOptimizer} from '../../src/lib/training/optimizers.js'
 import {batchSlices, defaultTrainingWorkers} from '../../src/lib/training/parallel/workers.js'
+import {bytesOf, checkpointDirsPerFile} from './training-runs.js'
 
-// Tiny: 8 batches of 32 per epoch, 16 hidden units; runs cross an epoch (validation on the workers).
+// Tiny: 8 batches of 32 per epoch, 16 hidden units; runs cross an epoch (validation after it).
 const QUICK: Omit<TrainingRunOptions, 'checkpointDir'> = {hidden: 16, batchSize: 32, limit: 256, validationSize: 100, steps: 12, checkpointEvery: 5}
 
-let root: string
-let runs = 0
-
-function freshDir(): string {
-  runs += 1
-  return join(root, `run-${runs}`)
-}
-
-beforeAll(async () => {
-  await selectBackend('wasm')
-  root = mkdtempSync(join(tmpdir(), 'mnist-rnn-parallel-'))
-})
-
-afterAll(() => rmSync(root, {recursive: true, force: true}))
-
-function bytesOf(arrays: WeightArrays): Record<string, Buffer> {
-  return Object.fromEntries(WEIGHT_NAMES.map((name) => [name, Buffer.from(arrays[name].buffer, arrays[name].byteOffset, arrays[name].byteLength)]))
-}
+const freshDir = checkpointDirsPerFile('mnist-rnn-parallel-')
 
 async function train(options: TrainingRunOptions, stopAtStep?: number): Promise<{state: TrainingState; steps: StepEndEvent[]}> {
   const trainer = await prepareTraining(options)

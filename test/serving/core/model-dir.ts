@@ -1,5 +1,6 @@
 import {cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {afterAll, afterEach, beforeAll, beforeEach} from 'vitest'
 
 import {ModelManager, ModelManagerOptions} from '../../../src/lib/serving/core/model-manager.js'
 import {makeTempDir} from '../../helpers/cli.js'
@@ -16,6 +17,25 @@ const managers: ModelManager[] = []
 /** Stops every manager managerOf made (their poll timers). */
 export function stopManagers(): void {
   for (const manager of managers.splice(0)) manager.stop()
+}
+
+/**
+ * The hooks every ModelManager test file shares: one model directory for the file, emptied before
+ * each test and then given `versions`, and the managers stopped after each test. Returns the
+ * directory (there once the file's beforeAll has run).
+ */
+export function modelDirectoryPerTest(...versions: number[]): () => ModelDirectory {
+  let models: ModelDirectory
+  beforeAll(async () => {
+    models = await ModelDirectory.create()
+  })
+  afterAll(() => models.cleanup())
+  afterEach(() => stopManagers())
+  beforeEach(() => {
+    models.clear()
+    models.publish(...versions)
+  })
+  return () => models
 }
 
 /**

@@ -1,46 +1,36 @@
 import {rmSync, writeFileSync} from 'node:fs'
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {ModelDirectory, managerOf, stopManagers} from './model-dir.js'
+import {managerOf, modelDirectoryPerTest} from './model-dir.js'
 
-let models: ModelDirectory
-
-beforeAll(async () => {
-  models = await ModelDirectory.create()
-})
-afterAll(() => models.cleanup())
-afterEach(() => stopManagers())
-beforeEach(() => {
-  models.clear()
-  models.publish(1)
-})
+const models = modelDirectoryPerTest(1)
 
 // Tests run as root, whom chmod does not stop: the directory really goes away, or becomes a file.
 describe('ModelManager: the model directory becomes unreadable while it polls', () => {
   it('removed: keeps serving the loaded version, logs why, and picks up versions once it is back', async () => {
-    const {manager, engine, warnings} = managerOf(models)
+    const {manager, engine, warnings} = managerOf(models())
     await manager.start()
-    rmSync(models.dir, {recursive: true})
+    rmSync(models().dir, {recursive: true})
     await manager.poll()
-    expect(warnings).toEqual([`cannot read ${models.dir}: no such file or folder; still serving version 1`])
+    expect(warnings).toEqual([`cannot read ${models().dir}: no such file or folder; still serving version 1`])
     expect(manager.acquire().version).toBe(1)
     expect(engine.loaded).toEqual(new Set([1]))
     expect(manager.status()).toEqual([{version: 1, state: 'AVAILABLE', errorMessage: ''}])
 
-    models.clear()
-    models.publish(2)
+    models().clear()
+    models().publish(2)
     await manager.poll()
     expect(manager.acquire().version).toBe(2)
   })
 
   it('replaced by a file: keeps serving the loaded version and logs why', async () => {
-    const {manager, warnings} = managerOf(models)
+    const {manager, warnings} = managerOf(models())
     await manager.start()
-    rmSync(models.dir, {recursive: true})
-    writeFileSync(models.dir, 'not a folder')
+    rmSync(models().dir, {recursive: true})
+    writeFileSync(models().dir, 'not a folder')
     await manager.poll()
-    expect(warnings).toEqual([`cannot read ${models.dir}: ENOTDIR: not a directory, scandir '${models.dir}'; still serving version 1`])
+    expect(warnings).toEqual([`cannot read ${models().dir}: ENOTDIR: not a directory, scandir '${models().dir}'; still serving version 1`])
     expect(manager.acquire().version).toBe(1)
-    rmSync(models.dir)
+    rmSync(models().dir)
   })
 })
